@@ -1,0 +1,1 @@
+"""The ``debate`` command: a thin layer over the Python API."""

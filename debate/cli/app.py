@@ -1,0 +1,119 @@
+"""``debate``: run experiments and read their results. Every verb calls the Python API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+
+from debate.cli.errors import user_errors
+from debate.cli.progress import ProgressBar
+from debate.config import ConfigError, ProtocolSpec, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Scalable-oversight experiments: debate, consultancy, direct QA.")
+console = Console()
+
+
+def _protocol_flag(text: str) -> ProtocolSpec:
+    """``debate`` or ``debate:rounds=3,simultaneous=false``."""
+    name, _, rest = text.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ConfigError(f"--protocol {text!r}: parameter {item!r} needs the form key=value")
+        params[key.strip()] = yaml.safe_load(value)
+    return ProtocolSpec(name=name.strip(), params=params)
+
+
+@app.command()
+def run(
+    config: Annotated[Optional[Path], typer.Argument(help="YAML config; flags override it.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Run name; re-running the same name resumes it.")] = None,
+    db: Annotated[Optional[str], typer.Option(help="SQLite file for results.")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="sample | quality:POOL.jsonl[:STORIES.jsonl] | FILE.jsonl")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Use the first N questions.")] = None,
+    protocol: Annotated[Optional[list[str]], typer.Option("--protocol", "-p", help="Repeatable: NAME or NAME:key=value,...")] = None,
+    expert: Annotated[Optional[str], typer.Option(help="Expert model: embedded | local:PATH | PROVIDER/MODEL | a name from the config.")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="Judge model, same forms as --expert.")] = None,
+    judge_kind: Annotated[Optional[str], typer.Option(help="logprob | generative")] = None,
+    both_orders: Annotated[Optional[bool], typer.Option("--both-orders/--one-order", help="Run both option orders.")] = None,
+    seed: Annotated[Optional[int], typer.Option()] = None,
+    max_in_flight: Annotated[Optional[int], typer.Option(help="Episodes running at once.")] = None,
+    speech_tokens: Annotated[Optional[int], typer.Option(help="Token budget per expert speech.")] = None,
+) -> None:
+    """Run (or resume) an experiment and print the judge-accuracy table."""
+    from debate.orchestrator import run_experiment
+    from debate.orchestrator.runner import prepare
+
+    with user_errors():
+        protocols = [_protocol_flag(p) for p in protocol] if protocol else None
+        cfg = load_config(
+            config, name=name, db=db, dataset=dataset, limit=limit, protocols=protocols, expert=expert, judge=judge,
+            judge_kind=judge_kind, both_orders=both_orders, seed=seed, max_in_flight=max_in_flight, speech_tokens=speech_tokens,
+        )
+        questions = prepare(cfg)
+        console.print(f"run [bold]{cfg.name}[/] · {len(questions)} questions · protocols "
+                      f"{', '.join(p.name for p in cfg.protocols)} · expert {cfg.expert} · judge {cfg.judge} → {cfg.db}")
+        t0 = time.perf_counter()
+        with ProgressBar() as bar:
+            result = asyncio.run(run_experiment(cfg, questions=questions, progress=bar))
+        console.print(f"{result.completed} episodes run, {result.skipped} already complete, {result.errors} errors "
+                      f"in {time.perf_counter() - t0:.0f} s")
+        _print_report(cfg.db, cfg.name)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    db: Annotated[str, typer.Argument(help="SQLite file written by 'debate run'.")] = "debate-runs.sqlite",
+    run_id: Annotated[Optional[str], typer.Option("--run", help="Run name (default: every run in the file).")] = None,
+    by_experts: Annotated[bool, typer.Option("--by-experts", help="Also split rows by expert models.")] = False,
+) -> None:
+    """Judge accuracy per protocol and judge, with n, 95% CI, parse failures and errors."""
+    with user_errors():
+        if not Path(db).exists():
+            raise FileNotFoundError(f"{db}: no such database")
+        _print_report(db, run_id, by_experts)
+
+
+def _print_report(db_path: str, run_id: str | None, by_experts: bool = False) -> None:
+    from debate.report import accuracy_table, render_accuracy
+    from debate.storage import open_database
+
+    db = open_database(db_path)
+    try:
+        if run_id is not None and db.run(run_id) is None:
+            raise ConfigError(f"{db_path}: no run named {run_id!r}; runs: {[r.id for r in db.runs()]}")
+        by = ("variant", "judge_model", "expert_models") if by_experts else ("variant", "judge_model")
+        rows = accuracy_table(db.outcomes(run_id), by=by)
+        title = f"Judge accuracy — {run_id or 'all runs'} ({db_path})"
+        console.print(render_accuracy(rows, title=title))
+    finally:
+        db.close()
+
+
+@app.command("protocols")
+def list_protocols() -> None:
+    """List the registered protocols, their roles and parameters."""
+    import inspect
+
+    from debate.protocols import protocols
+
+    for name, info in sorted(protocols().items()):
+        params = [p for p in list(inspect.signature(info.fn).parameters.values())[1:]]
+        console.print(f"[bold]{name}[/] roles={','.join(info.roles)} params=({', '.join(str(p) for p in params)})\n  {info.description}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""One options model for the Python API, the YAML config file and the CLI flags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A config problem, told in one line that names the field and the file."""
+
+
+class ModelSpec(BaseModel):
+    """How to reach one model. API keys never live here: name the environment variable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["local", "litellm", "scripted"] = "local"
+    model: str = "embedded"
+    """local: ``embedded``, an HF folder or a ``.gguf`` file; litellm: a provider/model string."""
+    api_base: str | None = None
+    """For OpenAI-compatible servers such as vLLM (litellm backend)."""
+    api_key_env: str | None = None
+    """Environment variable holding the API key (litellm backend)."""
+    device: str = "auto"
+    dtype: str = "auto"
+    max_batch: int = Field(default=16, ge=1)
+    max_concurrency: int = Field(default=64, ge=1)
+    """Calls in flight at once (connections, for hosted models)."""
+    requests_per_second: float | None = Field(default=None, gt=0)
+    usd_per_1k_tokens: float = Field(default=0.0, ge=0)
+    """Cost rate for local models (hosted models use litellm's price table)."""
+    replies: dict[str, str | list[str]] | None = None
+    """Scripted backend only: replies per role."""
+    delay_s: float = Field(default=0.0, ge=0)
+    """Scripted backend only: seconds each call takes (to simulate a slow model)."""
+
+    @classmethod
+    def from_string(cls, spec: str) -> "ModelSpec":
+        """``embedded``, ``local:PATH``, ``scripted``, ``litellm:PROVIDER/MODEL`` or ``PROVIDER/MODEL``."""
+        if spec in ("embedded", "local", "local:embedded"):
+            return cls()
+        if spec.startswith("local:"):
+            return cls(backend="local", model=spec.removeprefix("local:"))
+        if spec == "scripted":
+            return cls(backend="scripted", model="scripted")
+        if spec.startswith("litellm:"):
+            return cls(backend="litellm", model=spec.removeprefix("litellm:"))
+        if "/" in spec:
+            return cls(backend="litellm", model=spec)
+        raise ConfigError(
+            f"unknown model {spec!r}: use 'embedded', 'local:PATH', 'scripted', 'PROVIDER/MODEL' "
+            "or a name defined under 'models'"
+        )
+
+
+class ProtocolSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    roles: dict[str, str] = Field(default_factory=dict)
+    """Override the model per role (e.g. ``debater_b: weak``); defaults: judge -> ``judge``, others -> ``expert``."""
+
+
+def _default_protocols() -> list[ProtocolSpec]:
+    return [
+        ProtocolSpec(name="direct_blind"),
+        ProtocolSpec(name="direct_oracle"),
+        ProtocolSpec(name="consultancy", params={"rounds": 1}),
+        ProtocolSpec(name="debate", params={"rounds": 2}),
+    ]
+
+
+class RunConfig(BaseModel):
+    """A whole experiment. Re-running the same config with the same ``name`` resumes it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "default"
+    db: str = "debate-runs.sqlite"
+    dataset: str = "sample"
+    """``sample`` (shipped QuALITY sample), ``quality:POOL.jsonl[:STORIES.jsonl]`` or a generic ``.jsonl`` file."""
+    limit: int | None = Field(default=None, ge=1)
+    protocols: list[ProtocolSpec] = Field(default_factory=_default_protocols)
+    expert: str = "embedded"
+    judge: str = "embedded"
+    judge_kind: Literal["logprob", "generative"] = "logprob"
+    models: dict[str, ModelSpec] = Field(default_factory=dict)
+    both_orders: bool = True
+    """Run every question in every option order (position bias cancels out)."""
+    seed: int = 0
+    max_in_flight: int = Field(default=32, ge=1)
+    speech_tokens: int = Field(default=64, ge=1)
+    temperature: float = Field(default=0.7, ge=0)
+
+    @field_validator("protocols")
+    @classmethod
+    def _some_protocols(cls, v: list[ProtocolSpec]) -> list[ProtocolSpec]:
+        if not v:
+            raise ValueError("at least one protocol is needed")
+        return v
+
+    def model_spec(self, name: str) -> ModelSpec:
+        return self.models[name] if name in self.models else ModelSpec.from_string(name)
+
+    @property
+    def hash(self) -> str:
+        """What makes results comparable; ``db`` and ``max_in_flight`` don't change results."""
+        data = self.model_dump(mode="json", exclude={"db", "max_in_flight"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """Read YAML (if given), apply non-None overrides (CLI flags), validate; errors name the field."""
+    data: dict[str, Any] = {}
+    where = str(path) if path else "flags"
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"{where}: no such config file")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"{where}{line}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{where}: the config must be a mapping of settings")
+        data = loaded or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "config"
+        raise ConfigError(f"{where}: field '{field}': {err['msg']}") from None

@@ -1,0 +1,58 @@
+"""Episodes: one question run under one protocol configuration, role map, seed and option order."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EpisodeStatus(str, Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    ERROR = "error"
+
+
+class RoleAssignment(BaseModel):
+    """Which model plays which role: role name -> model name (as configured in the run)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    models: dict[str, str]
+
+    def model_for(self, role: str) -> str:
+        try:
+            return self.models[role]
+        except KeyError:
+            raise KeyError(f"no model assigned to role {role!r}; roles given: {sorted(self.models)}") from None
+
+
+class EpisodeSpec(BaseModel):
+    """Everything that makes an episode what it is; its id is a hash of these fields, so re-running
+    the same run finds the same episodes and skips the complete ones."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    question_id: str
+    protocol: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    roles: RoleAssignment
+    seed: int = 0
+    order: tuple[int, ...]
+    """Display order: ``order[k]`` is the underlying option shown as letter k."""
+
+    @property
+    def id(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+    @property
+    def variant(self) -> str:
+        """Protocol name plus the params that split it into report rows (e.g. consultancy side)."""
+        side = self.params.get("side")
+        return f"{self.protocol}[{side}]" if side else self.protocol

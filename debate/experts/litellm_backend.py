@@ -1,0 +1,203 @@
+"""Hosted models (OpenAI, Anthropic, OpenRouter, vLLM and other OpenAI-compatible servers)
+through litellm.
+
+Retries live here and only here: litellm is told not to retry (``num_retries=0``) so that one
+policy decides what is transient (timeouts, dropped connections, 429, 5xx) and what is a bug
+in the request (other 4xx), which must surface at once instead of burning the budget.
+
+litellm is imported on first use: it takes seconds to import, and most commands never call a
+hosted model. Before that import ``LITELLM_LOCAL_MODEL_COST_MAP`` defaults to ``True`` so that
+prices come from the pinned litellm release rather than a network fetch at import time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from debate.core.usage import Usage
+from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
+
+TOP_LOGPROBS = 20
+"""The most alternatives OpenAI-compatible servers return per position."""
+
+
+@cache
+def _litellm() -> ModuleType:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: timeouts, connection failures, rate limits and server errors (5xx)."""
+    lib = _litellm()
+    transient = (
+        lib.Timeout,
+        lib.APIConnectionError,
+        lib.RateLimitError,
+        lib.InternalServerError,
+        lib.ServiceUnavailableError,
+    )
+    if isinstance(exc, transient):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status in (408, 429) or status >= 500)
+
+
+class LiteLLMBackend:
+    """A model behind litellm; ``model`` is litellm's model string (e.g. ``openai/gpt-4o-mini``).
+
+    ``max_retries`` is the total number of attempts per call (the first one included), spaced
+    by full-jitter exponential backoff starting near ``wait_initial_s`` and capped at
+    ``wait_max_s``. ``extra`` is passed to every ``litellm.acompletion`` call (``top_p``,
+    ``drop_params``, provider headers, ...). The API key is held privately and never logged.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 120,
+        max_retries: int = 3,
+        extra: dict[str, Any] | None = None,
+        wait_initial_s: float = 1.0,
+        wait_max_s: float = 30.0,
+    ) -> None:
+        self.name = model
+        self.model = model
+        self.api_base = api_base
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_retries = max(1, max_retries)
+        self.extra = dict(extra or {})
+        self.wait_initial_s = wait_initial_s
+        self.wait_max_s = wait_max_s
+
+    def __repr__(self) -> str:
+        return f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r})"
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        kwargs: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature}
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        response, attempts = await self._complete(request.full_prompt, kwargs)
+        choice = response.choices[0]
+        text = _field(choice.message, "content") or ""
+        return Generation(
+            text=text,
+            usage=_usage(response),
+            finish_reason=choice.finish_reason or "stop",
+            meta={"attempts": attempts},
+        )
+
+    async def score(self, request: ScoreRequest) -> Scores:
+        """Log-probability of each continuation as the next token after the prompt.
+
+        One request asks for the top 20 next tokens; a continuation scores the log-probability
+        of the tokens equal to it once whitespace is stripped (" B" and "B" are summed), case-
+        sensitively, or case-insensitively when no case-sensitive match exists; ``-inf`` when
+        none is among the top 20. This is exact for one-token continuations such as option
+        letters; a continuation longer than one token is never a whole token and scores ``-inf``.
+        """
+        kwargs = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+        response, _ = await self._complete(request.full_prompt, kwargs)
+        top = _first_top_logprobs(response.choices[0])
+        return Scores(logprobs=[_match_logprob(c, top) for c in request.continuations], usage=_usage(response))
+
+    def cost(self, usage: Usage) -> float:
+        """US dollars from litellm's price table; 0.0 for models it does not price (local servers)."""
+        try:
+            prompt, completion = _litellm().cost_per_token(
+                model=self.model, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
+            )
+            total = float(prompt) + float(completion)
+        except Exception:  # noqa: BLE001 - unknown models are normal, and cost must never fail a run
+            return 0.0
+        return total if math.isfinite(total) and total >= 0 else 0.0
+
+    async def _complete(self, content: str, kwargs: dict[str, Any]) -> tuple[Any, int]:
+        """One ``acompletion`` call under the retry policy; returns the response and attempts used."""
+        lib = _litellm()
+        call: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": content}],
+            "timeout": self.timeout_s,
+            "num_retries": 0,
+            **kwargs,
+            **self.extra,
+        }
+        if self.api_base is not None:
+            call["api_base"] = self.api_base
+        if self._api_key is not None:
+            call["api_key"] = self._api_key
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries),
+            wait=wait_random_exponential(multiplier=self.wait_initial_s, max=self.wait_max_s),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                response = await lib.acompletion(**call)
+        return response, retrying.statistics.get("attempt_number", 1)
+
+
+def _field(obj: Any, key: str) -> Any:
+    """Read ``key`` from a litellm object or a plain dict (providers return either)."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _usage(response: Any) -> Usage:
+    usage = _field(response, "usage")
+    return Usage(
+        prompt_tokens=int(_field(usage, "prompt_tokens") or 0),
+        completion_tokens=int(_field(usage, "completion_tokens") or 0),
+    )
+
+
+def _first_top_logprobs(choice: Any) -> list[tuple[str, float]]:
+    """(token, logprob) pairs offered for the first generated position; empty when absent."""
+    content = _field(_field(choice, "logprobs"), "content") or []
+    if not content:
+        return []
+    pairs = []
+    for item in _field(content[0], "top_logprobs") or []:
+        token, logprob = _field(item, "token"), _field(item, "logprob")
+        if isinstance(token, str) and isinstance(logprob, (int, float)):
+            pairs.append((token, float(logprob)))
+    return pairs
+
+
+def _match_logprob(continuation: str, top: list[tuple[str, float]]) -> float:
+    want = continuation.strip()
+    if not want:
+        return float("-inf")
+    exact = [lp for tok, lp in top if tok.strip() == want]
+    if not exact:
+        exact = [lp for tok, lp in top if tok.strip().casefold() == want.casefold()]
+    return _logsumexp(exact)
+
+
+def _logsumexp(values: list[float]) -> float:
+    if not values:
+        return float("-inf")
+    if len(values) == 1:
+        return values[0]
+    peak = max(values)
+    if peak == float("-inf"):
+        return peak
+    return peak + math.log(sum(math.exp(v - peak) for v in values))

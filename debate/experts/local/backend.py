@@ -1,0 +1,105 @@
+"""In-process transformers backend: CPU or CUDA, batched across episodes, passage KV reused."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any
+
+from debate.core.usage import Usage
+from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
+from debate.experts.local.batcher import Batcher
+from debate.experts.local.engine import ContextExceeded, Engine, Row
+
+
+class LocalBackend:
+    """A local model. ``path`` is an HF folder, a ``.gguf`` file, or ``"embedded"``."""
+
+    def __init__(
+        self,
+        path: str | Path = "embedded",
+        *,
+        name: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_batch: int = 16,
+        prefix_cache_entries: int = 8,
+        usd_per_1k_tokens: float = 0.0,
+    ) -> None:
+        self.path = str(path)
+        self.name = name or ("local:embedded" if self.path == "embedded" else f"local:{self.path}")
+        self._device, self._dtype = device, dtype
+        self._prefix_entries = prefix_cache_entries
+        self._rate = usd_per_1k_tokens
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._batcher = Batcher(self._run_batch, max_batch=max_batch)
+
+    @property
+    def engine(self) -> Engine:
+        """Loaded on first use, so building a run's backends costs nothing until they are called."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._load()
+            return self._engine
+
+    def _load(self) -> Engine:
+        kw: dict[str, Any] = {"device": self._device, "dtype": self._dtype, "prefix_cache_entries": self._prefix_entries}
+        if self.path == "embedded":
+            from debate.experts.embedded import embedded_model_dir
+
+            return Engine(embedded_model_dir(), **kw)
+        p = Path(self.path).expanduser()
+        if p.suffix == ".gguf":
+            return Engine(p.parent, gguf_file=p.name, **kw)
+        if not p.exists():
+            raise FileNotFoundError(f"local model path {self.path!r} does not exist")
+        return Engine(p, **kw)
+
+    async def load(self) -> None:
+        await asyncio.to_thread(lambda: self.engine)
+
+    def count_tokens(self, text: str) -> int:
+        return self.engine.count_tokens(text)
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        row = Row(request.prompt, request.max_tokens, request.temperature, list(request.stop), request.seed)
+        res = await self._batcher.submit("generate", request.prefix, (request.prefix, row))
+        return Generation(
+            text=res.text,
+            usage=Usage(prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens),
+            finish_reason=res.finish_reason,
+        )
+
+    async def score(self, request: ScoreRequest) -> Scores:
+        logprobs, n_prompt = await self._batcher.submit("score", request.prefix, (request.prefix, request.prompt, list(request.continuations)))
+        return Scores(logprobs=logprobs, usage=Usage(prompt_tokens=n_prompt))
+
+    def cost(self, usage: Usage) -> float:
+        return usage.total / 1000 * self._rate
+
+    def _run_batch(self, kind: str, payloads: list[Any]) -> list[Any]:
+        engine = self.engine
+        prefix = payloads[0][0]
+        if kind == "generate":
+            try:
+                return engine.generate(prefix, [p[1] for p in payloads])
+            except ContextExceeded:
+                if len(payloads) == 1:
+                    raise
+                return [_one(lambda p=p: engine.generate(prefix, [p[1]])[0]) for p in payloads]
+        try:
+            return engine.score(prefix, [p[1] for p in payloads], [p[2] for p in payloads])
+        except ContextExceeded:
+            if len(payloads) == 1:
+                raise
+            return [_one(lambda p=p: engine.score(prefix, [p[1]], [p[2]])[0]) for p in payloads]
+
+
+def _one(fn: Any) -> Any:
+    """Run one request on its own so a too-long prompt fails alone, not its whole batch."""
+    try:
+        return fn()
+    except ContextExceeded as exc:
+        return exc

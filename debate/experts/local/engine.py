@@ -1,0 +1,270 @@
+"""Synchronous model work for the local backend: prefix prefill, batched decoding, scoring.
+
+Batched rows share one prompt prefix (the passage). Each row's own suffix is left-padded *after*
+the prefix, so the layout is ``[prefix][pad…][suffix_i][generated…]``; the attention mask hides
+the pads and position ids skip them, so every row sees exactly ``prefix + suffix_i``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
+
+log = logging.getLogger(__name__)
+
+
+class ContextExceeded(ValueError):
+    """The prompt (plus the tokens asked for) does not fit the model's context window."""
+
+
+@dataclass
+class Row:
+    """One generation request inside a batch."""
+
+    suffix: str
+    max_tokens: int
+    temperature: float = 0.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+
+@dataclass
+class RowResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        # bf16 matmuls are slow on most CPUs without AMX; fp32 is the safe fast default there.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+
+
+class Engine:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        gguf_file: str | None = None,
+        prefix_cache_entries: int = 8,
+        prefill_chunk: int = 1024,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        t0 = time.perf_counter()
+        kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
+        self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype, **kw).to(self.device)
+        self.model.eval()
+        self.load_seconds = time.perf_counter() - t0
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+        if self.tokenizer.eos_token_id is not None:
+            eos_ids.add(self.tokenizer.eos_token_id)
+        self.eos_ids = eos_ids
+        self.context_window = int(getattr(self.model.config, "max_position_embeddings", 8192))
+        self.prefixes = PrefixCache(prefix_cache_entries)
+        self.prefill_chunk = prefill_chunk
+
+    # ---- tokens -------------------------------------------------------------------------
+    def encode(self, text: str, *, bos: bool) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False)
+        if bos and self.tokenizer.bos_token_id is not None:
+            ids = [self.tokenizer.bos_token_id, *ids]
+        return ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text, bos=False))
+
+    # ---- prefix -------------------------------------------------------------------------
+    @torch.inference_mode()
+    def prefix(self, text: str) -> CachedPrefix:
+        """The KV state of BOS + ``text``, computed in chunks and kept in the LRU."""
+        from transformers import DynamicCache
+
+        key = PrefixCache.key(text)
+        hit = self.prefixes.get(key)
+        if hit is not None:
+            return hit
+        ids = self.encode(text, bos=True)
+        if len(ids) >= self.context_window:
+            raise ContextExceeded(f"prefix is {len(ids)} tokens; the context window is {self.context_window}")
+        cache = DynamicCache(config=self.model.config)
+        for start in range(0, len(ids), self.prefill_chunk):
+            chunk = torch.tensor([ids[start : start + self.prefill_chunk]], device=self.device)
+            pos = torch.arange(start, start + chunk.shape[1], device=self.device).unsqueeze(0)
+            # logits_to_keep=1: the LM head over a 262k vocabulary costs more than the layers.
+            self.model(input_ids=chunk, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        entry = CachedPrefix(ids=ids, cache=cache)
+        self.prefixes.put(key, entry)
+        return entry
+
+    def _batch_inputs(self, prefix: CachedPrefix, suffixes: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+        n, p = len(suffixes), len(prefix.ids)
+        width = max(len(s) for s in suffixes)
+        ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, p + width), dtype=torch.long)
+        mask[:, :p] = 1
+        pos = torch.zeros((n, width), dtype=torch.long)
+        for r, s in enumerate(suffixes):
+            pad = width - len(s)
+            ids[r, pad:] = torch.tensor(s)
+            mask[r, p + pad :] = 1
+            pos[r, pad:] = torch.arange(p, p + len(s))
+        cache = prefix.fork()
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+        return cache, ids.to(self.device), mask.to(self.device), pos.to(self.device)
+
+    def _check_fits(self, prefix: CachedPrefix, suffix: list[int], extra: int) -> None:
+        total = len(prefix.ids) + len(suffix) + extra
+        if total > self.context_window:
+            raise ContextExceeded(
+                f"prompt is {len(prefix.ids) + len(suffix)} tokens plus {extra} to generate; "
+                f"the context window is {self.context_window}"
+            )
+
+    # ---- generation ---------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(self, prefix_text: str, rows: list[Row]) -> list[RowResult]:
+        prefix = self.prefix(prefix_text)
+        suffixes = [self.encode(r.suffix, bos=False) or [self.pad_id] for r in rows]
+        for r, s in zip(rows, suffixes):
+            self._check_fits(prefix, s, r.max_tokens)
+        cache, ids, mask, pos = self._batch_inputs(prefix, suffixes)
+        gens = [torch.Generator().manual_seed(r.seed if r.seed is not None else 0) for r in rows]
+        out: list[list[int]] = [[] for _ in rows]
+        finish = ["length"] * len(rows)
+        texts = [""] * len(rows)
+        live = list(range(len(rows)))  # original row index of each batch row
+        logits = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1
+        ).logits[:, -1, :]
+        last_pos = pos[:, -1]
+        while live:
+            nxt = self._sample(logits, [rows[i] for i in live], [gens[i] for i in live])
+            keep: list[int] = []
+            for b, i in enumerate(live):
+                tok = int(nxt[b])
+                done = tok in self.eos_ids
+                if not done:
+                    out[i].append(tok)
+                    texts[i] = self.tokenizer.decode(out[i], skip_special_tokens=True)
+                    cut = _first_stop(texts[i], rows[i].stop)
+                    if cut is not None:
+                        texts[i], done = texts[i][:cut], True
+                if done:
+                    finish[i] = "stop"
+                elif len(out[i]) >= rows[i].max_tokens:
+                    done = True
+                if not done:
+                    keep.append(b)
+            if len(keep) < len(live):
+                if not keep:
+                    break
+                idx = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(idx)
+                nxt, mask, last_pos = nxt[idx], mask[idx], last_pos[idx]
+                live = [live[b] for b in keep]
+            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=self.device)], dim=1)
+            last_pos = last_pos + 1
+            logits = self.model(
+                input_ids=nxt.unsqueeze(1), attention_mask=mask, position_ids=last_pos.unsqueeze(1),
+                past_key_values=cache, use_cache=True,
+            ).logits[:, -1, :]
+        return [
+            RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i])
+            for i in range(len(rows))
+        ]
+
+    def _sample(self, logits: torch.Tensor, rows: list[Row], gens: list[torch.Generator]) -> torch.Tensor:
+        picks = []
+        for b, (row, gen) in enumerate(zip(rows, gens)):
+            if row.temperature <= 0:
+                picks.append(int(torch.argmax(logits[b])))
+            else:
+                probs = torch.softmax(logits[b].float() / row.temperature, dim=-1).cpu()
+                picks.append(int(torch.multinomial(probs, 1, generator=gen)))
+        return torch.tensor(picks, device=self.device)
+
+    # ---- scoring ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score(self, prefix_text: str, prompts: list[str], continuations: list[list[str]]) -> list[tuple[list[float], int]]:
+        """Log-probability of each continuation after ``prefix + prompt``; rows batch together.
+
+        Returns, per prompt, the log-probs and the number of prompt tokens processed.
+        """
+        prefix = self.prefix(prefix_text)
+        results: list[tuple[list[float], int]] = [([], 0)] * len(prompts)
+        single: list[int] = []
+        for i, conts in enumerate(continuations):
+            if all(len(self.encode(c, bos=False)) == 1 for c in conts):
+                single.append(i)
+            else:
+                results[i] = self._score_multi(prefix, prompts[i], conts)
+        if single:
+            suffixes = [self.encode(prompts[i], bos=False) or [self.pad_id] for i in single]
+            for s in suffixes:
+                self._check_fits(prefix, s, 1)
+            cache, ids, mask, pos = self._batch_inputs(prefix, suffixes)
+            logits = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1
+        ).logits[:, -1, :]
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            for b, i in enumerate(single):
+                tok = [self.encode(c, bos=False)[0] for c in continuations[i]]
+                results[i] = ([float(logp[b, t]) for t in tok], len(prefix.ids) + len(suffixes[b]))
+        return results
+
+    def _score_multi(self, prefix: CachedPrefix, prompt: str, conts: list[str]) -> tuple[list[float], int]:
+        p_ids = self.encode(prompt, bos=False)
+        seqs = [p_ids + self.encode(c, bos=False) for c in conts]
+        for s in seqs:
+            self._check_fits(prefix, s, 0)
+        cache, ids, mask, pos = self._batch_inputs(prefix, seqs)
+        width = ids.shape[1]
+        keep = max(len(s) - len(p_ids) for s in seqs) + 1
+        logits = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=keep
+        ).logits
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        offset = width - keep  # logits column j is sequence position offset + j
+        out = []
+        for r, s in enumerate(seqs):
+            n_cont = len(s) - len(p_ids)
+            if n_cont == 0:
+                out.append(0.0)
+                continue
+            total = 0.0
+            for k in range(n_cont):
+                col = width - n_cont + k  # position of the continuation token
+                total += float(logp[r, col - 1 - offset, ids[r, col]])
+            out.append(total if math.isfinite(total) else float("-inf"))
+        return out, len(prefix.ids) + len(p_ids)
+
+
+def _first_stop(text: str, stops: list[str]) -> int | None:
+    cuts = [text.find(s) for s in stops if s and s in text]
+    return min(cuts) if cuts else None

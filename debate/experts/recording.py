@@ -1,0 +1,58 @@
+"""Wraps a backend for one episode and role so every call is recorded as it happens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from debate.core.usage import CallRecord, Usage
+from debate.experts.backend import Backend, GenerateRequest, Generation, ScoreRequest, Scores
+
+OnCall = Callable[[CallRecord], Awaitable[None]]
+
+
+class RecordingBackend:
+    def __init__(self, inner: Backend, role: str, on_call: OnCall) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.role = role
+        self.on_call = on_call
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        request = request.model_copy(update={"role": self.role})
+        t0 = time.perf_counter()
+        try:
+            gen = await self.inner.generate(request)
+        except Exception as exc:
+            await self._record("generate", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}", params=_gen_params(request))
+            raise
+        await self._record("generate", request.full_prompt, gen.text, gen.usage, t0,
+                           params={**_gen_params(request), "finish_reason": gen.finish_reason})
+        return gen
+
+    async def score(self, request: ScoreRequest) -> Scores:
+        request = request.model_copy(update={"role": self.role})
+        t0 = time.perf_counter()
+        try:
+            scores = await self.inner.score(request)
+        except Exception as exc:
+            await self._record("score", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}",
+                               params={"continuations": request.continuations})
+            raise
+        reply = " ".join(f"{c.strip()}={lp:.4f}" for c, lp in zip(request.continuations, scores.logprobs))
+        await self._record("score", request.full_prompt, reply, scores.usage, t0,
+                           params={"continuations": request.continuations, "logprobs": scores.logprobs})
+        return scores
+
+    def cost(self, usage: Usage) -> float:
+        return self.inner.cost(usage)
+
+    async def _record(self, purpose: str, prompt: str, reply: str, usage: Usage, t0: float, *, error: str | None = None, params: dict | None = None) -> None:
+        await self.on_call(CallRecord(
+            model=self.name, purpose=purpose, role=self.role, prompt=prompt, reply=reply, usage=usage,
+            latency_s=time.perf_counter() - t0, cost_usd=self.inner.cost(usage), error=error, params=params or {},
+        ))
+
+
+def _gen_params(r: GenerateRequest) -> dict:
+    return {"max_tokens": r.max_tokens, "temperature": r.temperature, "seed": r.seed, "prefix_chars": len(r.prefix)}

@@ -1,0 +1,57 @@
+"""Builds one shared backend per configured model (so local weights load once per run)."""
+
+from __future__ import annotations
+
+import os
+
+from debate.config import ConfigError, ModelSpec, RunConfig
+from debate.experts.backend import Backend
+from debate.experts.limits import LimitedBackend
+from debate.judges.base import Judge
+from debate.judges.generative import GenerativeJudge
+from debate.judges.logprob import LogProbJudge
+
+
+def build_backend(name: str, spec: ModelSpec) -> Backend:
+    if spec.backend == "local":
+        from debate.experts.local import LocalBackend
+
+        inner: Backend = LocalBackend(
+            spec.model, name=name if name != "embedded" else "local:embedded", device=spec.device, dtype=spec.dtype,
+            max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens,
+        )
+    elif spec.backend == "litellm":
+        from debate.experts.litellm_backend import LiteLLMBackend
+
+        key = None
+        if spec.api_key_env:
+            key = os.environ.get(spec.api_key_env)
+            if key is None:
+                raise ConfigError(f"model {name!r}: environment variable {spec.api_key_env} is not set")
+        inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key)
+    else:
+        from debate.experts.scripted import ScriptedBackend
+
+        inner = ScriptedBackend(name=name, replies=dict(spec.replies or {}), delay_s=spec.delay_s)
+    return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second)
+
+
+def model_names(config: RunConfig) -> set[str]:
+    """Every model name the run's roles refer to."""
+    names = {config.expert, config.judge}
+    for p in config.protocols:
+        names.update(p.roles.values())
+    return names
+
+
+def build_backends(config: RunConfig, given: dict[str, Backend] | None = None) -> dict[str, Backend]:
+    """Resolve every referenced model; ``given`` supplies ready backends by name (tests, scripts)."""
+    given = dict(given or {})
+    out: dict[str, Backend] = {}
+    for name in sorted(model_names(config)):
+        out[name] = given[name] if name in given else build_backend(name, config.model_spec(name))
+    return out
+
+
+def make_judge(kind: str, backend: Backend) -> Judge:
+    return LogProbJudge(backend) if kind == "logprob" else GenerativeJudge(backend)

@@ -1,0 +1,28 @@
+"""Consultancy: one expert argues an assigned option for N rounds; the judge decides.
+
+Each question runs twice, with the consultant on the correct and on the incorrect side, so
+the headline accuracy is not inflated by an honest-only consultant.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from debate.core.transcript import Role, Verdict
+from debate.protocols.context import EpisodeContext
+from debate.protocols.prompts import consultancy_framing
+from debate.protocols.registry import protocol
+
+
+@protocol("consultancy", roles=("expert", "judge"), variants=({"side": "correct"}, {"side": "incorrect"}))
+async def consultancy(
+    ctx: EpisodeContext, side: Literal["correct", "incorrect"] = "correct", rounds: int = 2, interactive: bool = False
+) -> Verdict:
+    """One consultant argues its assigned side; the judge may question it between rounds."""
+    argued = ctx.gold if side == "correct" else ctx.distractor(ctx.gold)
+    framing = consultancy_framing(ctx.letter(argued))
+    for r in range(1, rounds + 1):
+        await ctx.speak(Role.EXPERT, argued, r, framing)
+        if interactive and r < rounds:
+            await ctx.ask(r)
+    return await ctx.decide()

@@ -1,0 +1,146 @@
+"""What a protocol works with: the episode's question, models and recorder, as a few verbs.
+
+A protocol reads as its turn schedule: ``speak``, ``answer``, ``ask``, ``decide``. The context
+keeps the passage on the expert side: experts' prompts are built here from the full
+``Question``; the judge only ever receives ``self.view`` and the turns.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from debate.core.question import LETTERS, JudgeView, Question
+from debate.core.transcript import Kind, ParseStatus, Role, Turn, Verdict
+from debate.experts.backend import Backend, GenerateRequest, ScoreRequest
+from debate.judges.base import Judge
+from debate.judges.logprob import softmax
+from debate.judges.transcript_view import SPEAKER
+from debate.protocols.prompts import STOPS, answer_prompt, passage_prefix, speech_prompt
+from debate.protocols.quotes import verify_quotes
+
+
+@dataclass
+class SpeechSettings:
+    max_tokens: int = 96
+    temperature: float = 0.7
+    seed: int = 0
+
+
+@dataclass
+class EpisodeContext:
+    question: Question
+    order: tuple[int, ...]
+    experts: dict[Role, Backend]
+    judge: Judge
+    settings: SpeechSettings = field(default_factory=SpeechSettings)
+    on_turn: Callable[[Turn], Awaitable[None]] | None = None
+    on_verdict: Callable[[Verdict, bool], Awaitable[None]] | None = None
+    turns: list[Turn] = field(default_factory=list)
+
+    # ---- options and letters ----------------------------------------------------------
+    @property
+    def view(self) -> JudgeView:
+        return self.question.judge_view(self.order)
+
+    @property
+    def gold(self) -> int:
+        return self.question.gold_index
+
+    def letter(self, option: int) -> str:
+        """The letter the judge sees for underlying option ``option``."""
+        return LETTERS[self.order.index(option)]
+
+    def shown(self, k: int) -> int:
+        """The underlying option shown as the k-th letter."""
+        return self.order[k]
+
+    def distractor(self, option: int) -> int:
+        """An option other than ``option`` (seeded when there are several)."""
+        others = [i for i in range(len(self.question.options)) if i != option]
+        return others[0] if len(others) == 1 else random.Random(self.settings.seed).choice(others)
+
+    # ---- turns ------------------------------------------------------------------------
+    async def _record(self, turn: Turn) -> Turn:
+        self.turns.append(turn)
+        if self.on_turn is not None:
+            await self.on_turn(turn)
+        return turn
+
+    async def speak(self, role: Role, argues_for: int, round: int, framing: str, transcript: list[Turn] | None = None) -> Turn:
+        """An expert speech for ``argues_for``, seeing ``transcript`` (default: every turn so far)."""
+        seen = self.turns if transcript is None else transcript
+        letter = self.letter(argues_for)
+        cue = f"{SPEAKER[role]} (defending {letter})"
+        prompt = speech_prompt(self.view, framing, seen, cue)
+        gen = await self.experts[role].generate(
+            GenerateRequest(
+                prefix=passage_prefix(self.question), prompt=prompt, max_tokens=self.settings.max_tokens,
+                temperature=self.settings.temperature, stop=STOPS,
+                seed=self.settings.seed * 1000 + len(self.turns), role=role.value,
+            )
+        )
+        text = gen.text.strip()
+        turn = Turn(
+            index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
+            argues_for_letter=letter, quotes=verify_quotes(text, self.question.context),
+            meta={"finish_reason": gen.finish_reason},
+        )
+        return await self._record(turn)
+
+    async def answer(self, role: Role, round: int = 0) -> int:
+        """The expert answers directly, with the passage, by letter log-probability."""
+        view = self.view
+        scores = await self.experts[role].score(
+            ScoreRequest(prefix=passage_prefix(self.question), prompt=answer_prompt(view),
+                         continuations=[f" {x}" for x in view.letters], role=role.value)
+        )
+        probs = softmax(scores.logprobs) or [1.0 / len(view.options)] * len(view.options)
+        k = max(range(len(probs)), key=probs.__getitem__)
+        choice = self.shown(k)
+        await self._record(Turn(
+            index=len(self.turns), round=round, role=role, kind=Kind.ANSWER, text=f"{LETTERS[k]}",
+            argues_for=choice, argues_for_letter=LETTERS[k], visible_to_judge=False,
+            meta={"probabilities_shown": probs},
+        ))
+        return choice
+
+    async def ask(self, round: int) -> Turn:
+        """The judge asks the experts one question (interactive protocols)."""
+        text = await self.judge.ask(self.view, self._judge_turns())
+        return await self._record(Turn(index=len(self.turns), round=round, role=Role.JUDGE, kind=Kind.JUDGE_QUESTION, text=text))
+
+    def _judge_turns(self) -> list[Turn]:
+        return [t for t in self.turns if t.visible_to_judge]
+
+    # ---- verdicts ---------------------------------------------------------------------
+    async def decide(self, final: bool = True) -> Verdict:
+        """The judge's verdict on the transcript so far, mapped back to underlying options."""
+        shown = await self.judge.judge(self.view, self._judge_turns())
+        return await self._finish(self.unshuffle(shown), final)
+
+    async def expert_decides(self, role: Role) -> Verdict:
+        """The oracle baseline: the expert's own direct answer is the verdict."""
+        choice = await self.answer(role)
+        probs_shown = self.turns[-1].meta["probabilities_shown"]
+        probs = [0.0] * len(self.order)
+        for k, p in enumerate(probs_shown):
+            probs[self.order[k]] = p
+        verdict = Verdict(chosen=choice, probabilities=probs, raw=self.turns[-1].text,
+                          judge_model=self.experts[role].name, judge_kind="expert")
+        return await self._finish(verdict, True)
+
+    def unshuffle(self, shown: Verdict) -> Verdict:
+        probs = None
+        if shown.probabilities is not None:
+            probs = [0.0] * len(self.order)
+            for k, p in enumerate(shown.probabilities):
+                probs[self.order[k]] = p
+        chosen = self.order[shown.chosen] if shown.chosen is not None and shown.status is ParseStatus.OK else None
+        return shown.model_copy(update={"chosen": chosen, "probabilities": probs})
+
+    async def _finish(self, verdict: Verdict, final: bool) -> Verdict:
+        if self.on_verdict is not None:
+            await self.on_verdict(verdict, final)
+        return verdict

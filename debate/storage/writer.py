@@ -1,0 +1,177 @@
+"""The single writer: every write of a run goes through one queue, one task and one thread.
+
+SQLite allows one writer at a time. Funnelling hundreds of concurrent episodes through one
+queue means they never contend for the lock ("database is locked"), and running the SQL on a
+dedicated thread keeps the event loop (and the model calls it drives) responsive. Each item is
+its own transaction, committed before its caller resumes, so a crash loses at most the item in
+flight, and ``start_episode`` clears the partial work of an attempt that never finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+
+from debate.core import CallRecord, EpisodeSpec, EpisodeStatus, Question, Turn, Verdict
+from debate.storage import ops
+from debate.storage.database import Database
+from debate.storage.errors import StorageError
+
+T = TypeVar("T")
+_Item = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
+_STOP = None
+
+
+class DatabaseWriter:
+    """Async front of the database's write side. Use as ``async with DatabaseWriter(db) as w:``,
+    or call ``start()`` and ``close()``. A method called before ``start()`` starts the writer."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._queue: asyncio.Queue[_Item | None] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    async def __aenter__(self) -> "DatabaseWriter":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._closed:
+            raise StorageError("this DatabaseWriter is closed; make a new one")
+        if self._task is not None:
+            return
+        self._queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="debate-db-writer")
+        self._task = asyncio.create_task(self._run(), name="debate-db-writer")
+
+    async def close(self) -> None:
+        """Write everything queued so far, then stop. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is None or self._queue is None:
+            return
+        try:
+            if not self._task.done():
+                self._queue.put_nowait(_STOP)
+                await asyncio.wait({self._task})
+        finally:
+            assert self._executor is not None
+            self._executor.shutdown(wait=True)
+        if not self._task.cancelled() and self._task.exception() is not None:
+            raise self._task.exception()  # type: ignore[misc]
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        item: _Item | None = None
+        try:
+            while (item := await self._queue.get()) is not _STOP:
+                op, fut = item
+                if fut.cancelled():  # its caller gave up before we got to it: don't write it
+                    continue
+                try:
+                    result = await loop.run_in_executor(self._executor, self._transact, op)
+                except Exception as exc:  # the caller gets it; the writer carries on
+                    if not fut.done():
+                        fut.set_exception(exc)
+                else:
+                    if not fut.done():
+                        fut.set_result(result)
+                item = None
+        finally:
+            # Cancelled (loop shutting down) or stopped: nobody may wait forever on a write.
+            pending = [item] if item is not None else []
+            while not self._queue.empty():
+                pending.append(self._queue.get_nowait())
+            for it in pending:
+                if it is not None and not it[1].done():
+                    it[1].set_exception(StorageError("the database writer stopped; this write may not have been saved"))
+
+    def _transact(self, op: Callable[[Session], T]) -> T:
+        with Session(self.db.write_engine, expire_on_commit=False) as session:
+            result = op(session)
+            session.commit()
+            return result
+
+    async def _submit(self, op: Callable[[Session], T]) -> T:
+        if self._closed:
+            raise StorageError("this DatabaseWriter is closed")
+        if self._task is None:
+            await self.start()
+        if not self.running:
+            raise StorageError("the database writer task has stopped")
+        assert self._queue is not None
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, fut))
+        return await fut
+
+    async def _do(self, op: Callable[..., T], **kwargs: Any) -> T:
+        return await self._submit(functools.partial(op, **kwargs))
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def put_run(self, run_id: str, name: str, config_json: str, config_hash: str) -> None:
+        """Create the run; an existing run with the same hash is resumed, a different hash raises
+        ``ConfigMismatchError``."""
+        await self._do(ops.put_run, run_id=run_id, name=name, config_json=config_json, config_hash=config_hash)
+
+    async def set_run_status(self, run_id: str, status: str) -> None:
+        await self._do(ops.set_run_status, run_id=run_id, status=status)
+
+    async def put_questions(self, questions: list[Question]) -> dict[str, str]:
+        """Store questions (passages once each); returns question id -> uid. Idempotent."""
+        return await self._do(ops.put_questions, questions=list(questions))
+
+    async def put_episodes(self, specs: list[EpisodeSpec], question_uids: dict[str, str]) -> int:
+        """Insert the episodes not stored yet, as pending; returns how many were new."""
+        return await self._do(ops.put_episodes, specs=list(specs), question_uids=dict(question_uids))
+
+    async def start_episode(self, episode_id: str, redo: bool = False) -> int:
+        """Delete an unfinished earlier attempt's turns, calls and verdicts; mark running.
+        Returns the attempt number. A complete episode raises ``StorageError`` unless ``redo``."""
+        return await self._do(ops.start_episode, episode_id=episode_id, redo=redo)
+
+    async def add_turn(self, run_id: str, episode_id: str, turn: Turn) -> int:
+        """Returns the new row id."""
+        return await self._do(ops.add_turn, run_id=run_id, episode_id=episode_id, turn=turn)
+
+    async def add_call(self, run_id: str, episode_id: str | None, call: CallRecord) -> int:
+        """Returns the new row id. ``episode_id=None`` for calls outside any episode."""
+        return await self._do(ops.add_call, run_id=run_id, episode_id=episode_id, call=call)
+
+    async def add_verdict(self, episode_id: str, verdict: Verdict, gold_index: int, is_final: bool) -> int:
+        """Returns the new row id. A final verdict demotes any earlier final one of the episode."""
+        return await self._do(
+            ops.add_verdict, episode_id=episode_id, verdict=verdict, gold_index=gold_index, is_final=is_final
+        )
+
+    async def finish_episode(
+        self,
+        episode_id: str,
+        status: EpisodeStatus,
+        error: str | None = None,
+        verdict: Verdict | None = None,
+        gold_index: int | None = None,
+    ) -> None:
+        """Set the final status; with a verdict, copy its decision onto the episode (``gold_index``
+        defaults to the stored question's). Does not add a verdict row: use ``add_verdict``."""
+        await self._do(
+            ops.finish_episode, episode_id=episode_id, status=status, error=error, verdict=verdict, gold_index=gold_index
+        )
