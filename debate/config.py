@@ -96,7 +96,7 @@ class RunConfig(BaseModel):
     """Run every question in every option order (position bias cancels out)."""
     seed: int = 0
     max_in_flight: int = Field(default=32, ge=1)
-    speech_tokens: int = Field(default=64, ge=1)
+    speech_tokens: int = Field(default=48, ge=1)
     temperature: float = Field(default=0.7, ge=0)
 
     @field_validator("protocols")

@@ -92,9 +92,14 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False) ->
         if run_id is not None and db.run(run_id) is None:
             raise ConfigError(f"{db_path}: no run named {run_id!r}; runs: {[r.id for r in db.runs()]}")
         by = ("variant", "judge_model", "expert_models") if by_experts else ("variant", "judge_model")
-        rows = accuracy_table(db.outcomes(run_id), by=by)
+        outcomes = db.outcomes(run_id)
+        # Protocols split into variants (consultancy sides) also get one pooled row, as papers report them.
+        pooled = [o.model_copy(update={"variant": f"{o.protocol} (all)"}) for o in outcomes if o.variant != o.protocol]
+        rows = accuracy_table(outcomes + pooled, by=by)
         title = f"Judge accuracy — {run_id or 'all runs'} ({db_path})"
-        console.print(render_accuracy(rows, title=title))
+        # Piped output would otherwise be cut at 80 columns.
+        out = console if console.is_terminal else Console(width=160)
+        out.print(render_accuracy(rows, title=title))
     finally:
         db.close()
 

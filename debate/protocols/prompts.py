@@ -9,7 +9,7 @@ from debate.core.question import JudgeView, Question
 from debate.core.transcript import Turn
 from debate.judges.transcript_view import render_question, render_transcript
 
-STOPS = ["\nDebater A", "\nDebater B", "\nConsultant", "\nJudge", "\nQuestion:", "\n\n\n"]
+STOPS = ["\n\n", "\nDebater A", "\nDebater B", "\nConsultant", "\nJudge", "\nQuestion:"]
 
 
 def passage_prefix(question: Question) -> str:

@@ -20,13 +20,13 @@ def render_accuracy(rows: Sequence[AccuracyRow], title: str | None = "Judge accu
     show_experts = any(r.expert_models is not None for r in rows)
     show_pending = any(r.pending for r in rows)
     table = Table(title=title)
-    table.add_column("Protocol")
-    table.add_column("Judge")
+    table.add_column("Protocol", no_wrap=True)
+    table.add_column("Judge", no_wrap=True)
     if show_experts:
         table.add_column("Experts")
     table.add_column("n", justify="right")
     table.add_column("Accuracy", justify="right")
-    table.add_column("95% CI", justify="right")
+    table.add_column("95% CI", justify="right", no_wrap=True)
     table.add_column("Parse fail", justify="right")
     table.add_column("Errors", justify="right")
     if show_pending:

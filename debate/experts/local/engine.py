@@ -3,6 +3,12 @@
 Batched rows share one prompt prefix (the passage). Each row's own suffix is left-padded *after*
 the prefix, so the layout is ``[prefix][pad…][suffix_i][generated…]``; the attention mask hides
 the pads and position ids skip them, so every row sees exactly ``prefix + suffix_i``.
+
+transformers applies a sliding window by cache *index*, not by position, and its sliding cache
+layers keep only the last ``window - 1`` entries, so with pads in the middle a padded row would
+see fewer real tokens than the window on those layers. For models with sliding-window layers the
+batch's copy of the cache therefore keeps every key on those layers, and the engine builds the
+4-D masks itself from each key's real position (``kpos``: -1 for a pad).
 """
 
 from __future__ import annotations
@@ -85,6 +91,9 @@ class Engine:
             eos_ids.add(self.tokenizer.eos_token_id)
         self.eos_ids = eos_ids
         self.context_window = int(getattr(self.model.config, "max_position_embeddings", 8192))
+        text_config = self.model.config.get_text_config()
+        sliding = "sliding_attention" in (getattr(text_config, "layer_types", None) or [])
+        self.sliding_window: int | None = text_config.sliding_window if sliding else None
         self.prefixes = PrefixCache(prefix_cache_entries)
         self.prefill_chunk = prefill_chunk
 
@@ -122,21 +131,57 @@ class Engine:
         return entry
 
     def _batch_inputs(self, prefix: CachedPrefix, suffixes: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's cache, input ids, key positions (-1 for a pad) and query positions."""
+        from transformers.cache_utils import DynamicLayer
+
         n, p = len(suffixes), len(prefix.ids)
         width = max(len(s) for s in suffixes)
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, p + width), dtype=torch.long)
-        mask[:, :p] = 1
+        kpos = torch.full((n, p + width), -1, dtype=torch.long)
+        kpos[:, :p] = torch.arange(p)
         pos = torch.zeros((n, width), dtype=torch.long)
         for r, s in enumerate(suffixes):
             pad = width - len(s)
             ids[r, pad:] = torch.tensor(s)
-            mask[r, p + pad :] = 1
             pos[r, pad:] = torch.arange(p, p + len(s))
+            kpos[r, p + pad :] = pos[r, pad:]
         cache = prefix.fork()
+        if self.sliding_window is not None:
+            # The prefix's last window - 1 keys are all any row needs from it; but from here on a
+            # padded row needs more than window - 1 slots, so these layers must stop dropping keys.
+            for i, layer in enumerate(cache.layers):
+                if getattr(layer, "is_sliding", False) and layer.is_initialized:
+                    keep = DynamicLayer()
+                    keep.lazy_initialization(layer.keys, layer.values)
+                    keep.keys, keep.values = layer.keys, layer.values
+                    cache.layers[i] = keep
         if n > 1:
             cache.batch_repeat_interleave(n)
-        return cache, ids.to(self.device), mask.to(self.device), pos.to(self.device)
+        return cache, ids.to(self.device), kpos.to(self.device), pos.to(self.device)
+
+    def _attention(self, cache: Any, kpos: torch.Tensor, qpos: torch.Tensor) -> Any:
+        """The ``attention_mask`` for a forward of queries at ``qpos`` over keys at ``kpos`` (both per row).
+
+        ``kpos`` covers the cached keys and the queries themselves (the last ``qpos.shape[1]``).
+        """
+        if self.sliding_window is None:
+            # Causal order by index is causal order by position within a row: a padding mask is enough.
+            return (kpos >= 0).long()
+        q, n_keys = qpos.shape[1], kpos.shape[1]
+        k, qq = kpos[:, None, None, :], qpos[:, None, :, None]
+        seen = (k >= 0) & (k <= qq)
+        # Every query also sees its own key, so a pad's query row is never fully masked (NaNs).
+        own = torch.arange(n_keys - q, n_keys, device=kpos.device)[:, None] == torch.arange(n_keys, device=kpos.device)
+        full = seen | own
+        sliding = (seen & (k > qq - self.sliding_window)) | own
+        # The sliding layers hold only the prefix's last keys, so their key axis is the tail of this one.
+        types = self.model.config.get_text_config().layer_types
+        n_sliding = cache.layers[types.index("sliding_attention")].get_seq_length() + q
+        masks = {"full_attention": full, "sliding_attention": sliding[..., n_keys - n_sliding :]}
+        if getattr(self.model.config, "_attn_implementation", "sdpa") != "sdpa":  # eager adds the mask
+            lowest = torch.finfo(self.dtype).min
+            masks = {t: torch.zeros(m.shape, dtype=self.dtype, device=m.device).masked_fill(~m, lowest) for t, m in masks.items()}
+        return masks
 
     def _check_fits(self, prefix: CachedPrefix, suffix: list[int], extra: int) -> None:
         total = len(prefix.ids) + len(suffix) + extra
@@ -153,14 +198,15 @@ class Engine:
         suffixes = [self.encode(r.suffix, bos=False) or [self.pad_id] for r in rows]
         for r, s in zip(rows, suffixes):
             self._check_fits(prefix, s, r.max_tokens)
-        cache, ids, mask, pos = self._batch_inputs(prefix, suffixes)
+        cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
         gens = [torch.Generator().manual_seed(r.seed if r.seed is not None else 0) for r in rows]
         out: list[list[int]] = [[] for _ in rows]
         finish = ["length"] * len(rows)
         texts = [""] * len(rows)
         live = list(range(len(rows)))  # original row index of each batch row
         logits = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1
+            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
+            past_key_values=cache, use_cache=True, logits_to_keep=1,
         ).logits[:, -1, :]
         last_pos = pos[:, -1]
         while live:
@@ -186,13 +232,13 @@ class Engine:
                     break
                 idx = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(idx)
-                nxt, mask, last_pos = nxt[idx], mask[idx], last_pos[idx]
+                nxt, kpos, last_pos = nxt[idx], kpos[idx], last_pos[idx]
                 live = [live[b] for b in keep]
-            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype, device=self.device)], dim=1)
             last_pos = last_pos + 1
+            kpos = torch.cat([kpos, last_pos.unsqueeze(1)], dim=1)
             logits = self.model(
-                input_ids=nxt.unsqueeze(1), attention_mask=mask, position_ids=last_pos.unsqueeze(1),
-                past_key_values=cache, use_cache=True,
+                input_ids=nxt.unsqueeze(1), attention_mask=self._attention(cache, kpos, last_pos.unsqueeze(1)),
+                position_ids=last_pos.unsqueeze(1), past_key_values=cache, use_cache=True,
             ).logits[:, -1, :]
         return [
             RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i])
@@ -228,10 +274,11 @@ class Engine:
             suffixes = [self.encode(prompts[i], bos=False) or [self.pad_id] for i in single]
             for s in suffixes:
                 self._check_fits(prefix, s, 1)
-            cache, ids, mask, pos = self._batch_inputs(prefix, suffixes)
+            cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
             logits = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1
-        ).logits[:, -1, :]
+                input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
+                past_key_values=cache, use_cache=True, logits_to_keep=1,
+            ).logits[:, -1, :]
             logp = torch.log_softmax(logits.float(), dim=-1)
             for b, i in enumerate(single):
                 tok = [self.encode(c, bos=False)[0] for c in continuations[i]]
@@ -243,11 +290,12 @@ class Engine:
         seqs = [p_ids + self.encode(c, bos=False) for c in conts]
         for s in seqs:
             self._check_fits(prefix, s, 0)
-        cache, ids, mask, pos = self._batch_inputs(prefix, seqs)
+        cache, ids, kpos, pos = self._batch_inputs(prefix, seqs)
         width = ids.shape[1]
         keep = max(len(s) - len(p_ids) for s in seqs) + 1
         logits = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=keep
+            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
+            past_key_values=cache, use_cache=True, logits_to_keep=keep,
         ).logits
         logp = torch.log_softmax(logits.float(), dim=-1)
         offset = width - keep  # logits column j is sequence position offset + j
@@ -266,5 +314,8 @@ class Engine:
 
 
 def _first_stop(text: str, stops: list[str]) -> int | None:
-    cuts = [text.find(s) for s in stops if s and s in text]
+    """Where the first stop string starts, ignoring leading whitespace (a reply that opens
+    with a blank line has not finished yet)."""
+    start = len(text) - len(text.lstrip())
+    cuts = [i for i in (text.find(s, start) for s in stops if s) if i >= 0]
     return min(cuts) if cuts else None
