@@ -33,7 +33,7 @@ def prefers(letter: str):
 def expert(replies: dict | None = None, letter: str = "A") -> ScriptedBackend:
     return ScriptedBackend(
         name="expert",
-        replies=replies or {"*": lambda r: f"My side is right. <quote>counted the ships that passed</quote> ({r.role})"},
+        replies=replies or {"*": lambda r: f"counted the ships that passed</quote> so my side is right ({r.role})."},
         scorer=prefers(letter),
     )
 

@@ -14,9 +14,12 @@ class LimitedBackend:
     """Wraps a backend so that at most ``max_concurrency`` calls (connections) are open at once
     and, if ``requests_per_second`` is set, calls start no faster than that."""
 
-    def __init__(self, inner: Backend, *, max_concurrency: int = 8, requests_per_second: float | None = None) -> None:
+    def __init__(
+        self, inner: Backend, *, max_concurrency: int = 8, requests_per_second: float | None = None, name: str | None = None
+    ) -> None:
         self.inner = inner
-        self.name = inner.name
+        self.name = name or inner.name
+        """The name the run's config uses, so calls, verdicts and role maps agree in reports."""
         self._max = max_concurrency
         self._rps = requests_per_second
         self._loop: asyncio.AbstractEventLoop | None = None

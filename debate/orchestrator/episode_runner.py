@@ -55,7 +55,8 @@ async def run_episode(
         order=spec.order,
         experts=experts,
         judge=make_judge(judge_kind, judge_backend) if judge_backend else _NoJudge(),
-        settings=SpeechSettings(settings.max_tokens, settings.temperature, spec.seed),
+        # Each episode samples from its own stream; the run seed still changes them all.
+        settings=SpeechSettings(settings.max_tokens, settings.temperature, spec.seed * 1_000_003 + int(spec.id[:8], 16)),
         on_turn=on_turn,
         on_verdict=on_verdict,
     )

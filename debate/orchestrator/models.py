@@ -17,7 +17,7 @@ def build_backend(name: str, spec: ModelSpec) -> Backend:
         from debate.experts.local import LocalBackend
 
         inner: Backend = LocalBackend(
-            spec.model, name=name if name != "embedded" else "local:embedded", device=spec.device, dtype=spec.dtype,
+            spec.model, name=name, device=spec.device, dtype=spec.dtype,
             max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens,
         )
     elif spec.backend == "litellm":
@@ -33,7 +33,7 @@ def build_backend(name: str, spec: ModelSpec) -> Backend:
         from debate.experts.scripted import ScriptedBackend
 
         inner = ScriptedBackend(name=name, replies=dict(spec.replies or {}), delay_s=spec.delay_s)
-    return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second)
+    return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second, name=name)
 
 
 def model_names(config: RunConfig) -> set[str]:
@@ -49,7 +49,11 @@ def build_backends(config: RunConfig, given: dict[str, Backend] | None = None) -
     given = dict(given or {})
     out: dict[str, Backend] = {}
     for name in sorted(model_names(config)):
-        out[name] = given[name] if name in given else build_backend(name, config.model_spec(name))
+        if name in given:
+            # Given backends keep their own limits; the wrapper only names them as the config does.
+            out[name] = LimitedBackend(given[name], max_concurrency=1_000_000, name=name)
+        else:
+            out[name] = build_backend(name, config.model_spec(name))
     return out
 
 

@@ -17,8 +17,8 @@ from debate.experts.backend import Backend, GenerateRequest, ScoreRequest
 from debate.judges.base import Judge
 from debate.judges.logprob import softmax
 from debate.judges.transcript_view import SPEAKER
-from debate.protocols.prompts import STOPS, answer_prompt, passage_prefix, speech_prompt
-from debate.protocols.quotes import verify_quotes
+from debate.protocols.prompts import STOPS, answer_prompt, passage_prefix, speech_opening, speech_prompt
+from debate.protocols.quotes import close_quotes, verify_quotes
 
 
 @dataclass
@@ -73,15 +73,16 @@ class EpisodeContext:
         seen = self.turns if transcript is None else transcript
         letter = self.letter(argues_for)
         cue = f"{SPEAKER[role]} (defending {letter})"
-        prompt = speech_prompt(self.view, framing, seen, cue)
+        opening = speech_opening(letter, self.question.options[argues_for])
+        prompt = speech_prompt(self.view, framing, seen, cue) + " " + opening
         gen = await self.experts[role].generate(
             GenerateRequest(
                 prefix=passage_prefix(self.question), prompt=prompt, max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature, stop=STOPS,
-                seed=self.settings.seed * 1000 + len(self.turns), role=role.value,
+                seed=self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role), role=role.value,
             )
         )
-        text = gen.text.strip()
+        text = close_quotes((opening + gen.text).strip())
         turn = Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
             argues_for_letter=letter, quotes=verify_quotes(text, self.question.context),

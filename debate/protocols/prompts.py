@@ -39,6 +39,12 @@ def speech_prompt(view: JudgeView, framing: str, transcript: Sequence[Turn], cue
     return "\n\n".join(parts) + f"\n\n{cue}:"
 
 
+def speech_opening(letter: str, option: str) -> str:
+    """The first words of every speech, written for the speaker: a base model then continues an
+    argument for its side, opening with a quote from the story, instead of drifting."""
+    return f'My answer is {letter}: "{option}". The story says: <quote>'
+
+
 def answer_prompt(view: JudgeView) -> str:
     """A direct-answer prompt whose next token is the chosen letter."""
     return render_question(view) + "\n\nThe correct answer is option"

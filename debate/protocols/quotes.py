@@ -35,3 +35,9 @@ def verify_quotes(text: str, passage: str) -> list[QuoteCheck]:
         needle = normalise(m.group(1))
         checks.append(QuoteCheck(text=m.group(1), verified=bool(needle) and f" {needle} " in hay))
     return checks
+
+
+def close_quotes(text: str) -> str:
+    """Close a ``<quote>`` left open when the speech hit its token limit, so it is still checked."""
+    opened, closed = text.lower().count("<quote>"), text.lower().count("</quote>")
+    return text + "</quote>" * max(0, opened - closed)

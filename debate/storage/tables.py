@@ -132,6 +132,7 @@ class TurnRow(SQLModel, table=True):
     kind: str
     text: str = _text()
     argues_for: int | None = None
+    argues_for_letter: str | None = None
     quotes_json: str = "[]"
     n_verified: int = 0
     n_unverified: int = 0
@@ -149,6 +150,7 @@ class TurnRow(SQLModel, table=True):
             kind=turn.kind.value,
             text=turn.text,
             argues_for=turn.argues_for,
+            argues_for_letter=turn.argues_for_letter,
             quotes_json=dumps([q.model_dump(mode="json") for q in turn.quotes]),
             n_verified=turn.n_verified,
             n_unverified=turn.n_unverified,
@@ -164,6 +166,7 @@ class TurnRow(SQLModel, table=True):
             kind=Kind(self.kind),
             text=self.text,
             argues_for=self.argues_for,
+            argues_for_letter=self.argues_for_letter,
             quotes=[QuoteCheck.model_validate(q) for q in json.loads(self.quotes_json)],
             visible_to_judge=self.visible_to_judge,
             meta=json.loads(self.meta_json),

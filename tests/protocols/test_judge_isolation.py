@@ -38,7 +38,7 @@ def test_judge_methods_take_a_view_not_a_question(cls):
 async def test_no_judge_call_in_any_protocol_receives_passage_text(tmp_path, judge_kind):
     # Experts quote only the first sentence; the canary sentence must never reach the judge.
     expert = ScriptedBackend(
-        name="expert", replies={"*": "<quote>Mara kept the lighthouse on Gull Rock for eleven years</quote> so I am right."},
+        name="expert", replies={"*": "Mara kept the lighthouse on Gull Rock for eleven years</quote> so I am right."},
         scorer=prefers("B"),
     )
     spy = ScriptedBackend(name="judge", replies={"*": "Which answer has evidence?\nAnswer: A"}, scorer=prefers("A"))

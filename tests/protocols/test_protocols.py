@@ -108,10 +108,12 @@ async def test_open_debate_opponent_gets_other_option():
 
 
 async def test_quotes_are_verified_and_counted_on_turns():
-    ctx = ctx_for(replies={"*": "<quote>counted the ships that passed</quote> <quote>a purple ledger</quote>"})
+    # Speeches open with the speaker's answer and an open <quote>; the model continues from there.
+    ctx = ctx_for(replies={"*": "counted the ships that passed</quote> <quote>a purple ledger</quote>"})
     await run("consultancy", ctx, side="correct", rounds=1)
     t = ctx.turns[0]
     assert (t.n_verified, t.n_unverified) == (1, 1)
+    assert t.text.startswith('My answer is B: "Eleven years". The story says: <quote>counted the ships')
 
 
 async def test_unparseable_generative_verdict_counts_as_wrong():

@@ -24,3 +24,12 @@ def test_empty_quote_is_never_verified_and_order_is_kept():
 
 def test_no_quotes():
     assert verify_quotes("no quotes here", PASSAGE) == []
+
+
+def test_unclosed_quote_is_closed_and_checked():
+    from debate.protocols.quotes import close_quotes
+
+    text = close_quotes("It says <quote>The fire burned")
+    assert text == "It says <quote>The fire burned</quote>"
+    assert [c.verified for c in verify_quotes(text, PASSAGE)] == [True]
+    assert close_quotes("<quote>a</quote>") == "<quote>a</quote>"

@@ -75,6 +75,9 @@ class Engine:
         prefill_chunk: int = 1024,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the run has its own progress bar
 
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)

@@ -1,0 +1,3 @@
+from debate.cli.app import main
+
+main()

@@ -1,0 +1,95 @@
+"""SIGKILL the real CLI mid-run, re-run the same command: finished work is kept, nothing doubles."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+QUESTIONS = 6
+# per question: 2 orders x (blind 1 + consultancy 2 sides + debate 1) = 8 episodes
+EPISODES = QUESTIONS * 8
+TURNS = QUESTIONS * 2 * (2 * 1 + 2 * 1)  # consultancy 1 round x 2 sides, debate 1 round x 2 debaters
+
+
+def write_inputs(tmp_path):
+    data = tmp_path / "qs.jsonl"
+    data.write_text("".join(
+        json.dumps({"id": f"k{i}", "question": f"Q{i}?", "options": ["yes", "no"], "gold_index": i % 2,
+                    "context": f"Passage {i}: the answer is {'yes' if i % 2 == 0 else 'no'}."}) + "\n"
+        for i in range(QUESTIONS)
+    ))
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(f"""
+name: killme
+db: {tmp_path / 'kill.sqlite'}
+dataset: {data}
+expert: slow
+judge: slow
+max_in_flight: 4
+models:
+  slow: {{backend: scripted, delay_s: 0.05, replies: {{"*": "I stand by my answer."}}}}
+protocols:
+  - {{name: direct_blind}}
+  - {{name: consultancy, params: {{rounds: 1}}}}
+  - {{name: debate, params: {{rounds: 1}}}}
+""")
+    return cfg, tmp_path / "kill.sqlite"
+
+
+def snapshot(db):
+    con = sqlite3.connect(db)
+    try:
+        done = con.execute("select id, chosen, correct from episodes where status='complete'").fetchall()
+        turns = con.execute(
+            "select t.episode_id, t.idx, t.text from turns t join episodes e on e.id=t.episode_id where e.status='complete'"
+        ).fetchall()
+        return set(done), set(turns)
+    finally:
+        con.close()
+
+
+def count_complete(db) -> int:
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(db, timeout=1)
+        n = con.execute("select count(*) from episodes where status='complete'").fetchone()[0]
+        con.close()
+        return n
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sigkill_then_rerun_finishes_without_duplicates(tmp_path):
+    cfg, db = write_inputs(tmp_path)
+    cmd = [sys.executable, "-m", "debate", "run", str(cfg)]
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    snapshots = []
+    for threshold in (5, 20):
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 60
+        while count_complete(db) < threshold and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        snapshots.append(snapshot(db))
+        assert len(snapshots[-1][0]) >= threshold
+
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    after_eps, after_turns = snapshot(db)
+    for before_eps, before_turns in snapshots:
+        assert before_eps <= after_eps and before_turns <= after_turns  # finished work untouched
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*), count(distinct id) from episodes").fetchone() == (EPISODES, EPISODES)
+    assert con.execute("select count(*) from episodes where status='complete'").fetchone() == (EPISODES,)
+    assert con.execute("select count(*) from turns").fetchone() == (TURNS,)
+    assert con.execute("select count(*) from verdicts where is_final").fetchone() == (EPISODES,)
+    # No turn index repeats inside an episode.
+    assert con.execute("select count(*) from (select episode_id, idx from turns group by 1, 2 having count(*) > 1)").fetchone() == (0,)
