@@ -20,9 +20,14 @@ async def consultancy(
 ) -> Verdict:
     """One consultant argues its assigned side; the judge may question it between rounds."""
     argued = ctx.gold if side == "correct" else ctx.distractor(ctx.gold)
+    await consult_rounds(ctx, argued, rounds, interactive)
+    return await ctx.decide()
+
+
+async def consult_rounds(ctx: EpisodeContext, argued: int, rounds: int, interactive: bool) -> None:
+    """The consultant's speeches for ``argued``, with a judge question between rounds if asked."""
     framing = consultancy_framing(ctx.letter(argued))
     for r in range(1, rounds + 1):
         await ctx.speak(Role.EXPERT, argued, r, framing)
         if interactive and r < rounds:
             await ctx.ask(r)
-    return await ctx.decide()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from debate.core.transcript import Role, Verdict
 from debate.protocols.context import EpisodeContext
 from debate.protocols.debate import debate_rounds
-from debate.protocols.prompts import consultancy_framing
+from debate.protocols.consultancy import consult_rounds
 from debate.protocols.registry import protocol
 
 
@@ -15,11 +15,7 @@ from debate.protocols.registry import protocol
 async def open_consultancy(ctx: EpisodeContext, rounds: int = 2, interactive: bool = False) -> Verdict:
     """The consultant picks its answer, then argues for it."""
     choice = await ctx.answer(Role.EXPERT)
-    framing = consultancy_framing(ctx.letter(choice))
-    for r in range(1, rounds + 1):
-        await ctx.speak(Role.EXPERT, choice, r, framing)
-        if interactive and r < rounds:
-            await ctx.ask(r)
+    await consult_rounds(ctx, choice, rounds, interactive)
     return await ctx.decide()
 
 
