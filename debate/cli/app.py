@@ -75,15 +75,41 @@ def report(
     db: Annotated[str, typer.Argument(help="SQLite file written by 'debate run'.")] = "debate-runs.sqlite",
     run_id: Annotated[Optional[str], typer.Option("--run", help="Run name (default: every run in the file).")] = None,
     by_experts: Annotated[bool, typer.Option("--by-experts", help="Also split rows by expert models.")] = False,
+    judge: Annotated[Optional[str], typer.Option(help="Score a re-judge's verdicts instead of the original judge's.")] = None,
 ) -> None:
     """Judge accuracy per protocol and judge, with n, 95% CI, parse failures and errors."""
     with user_errors():
         if not Path(db).exists():
             raise FileNotFoundError(f"{db}: no such database")
-        _print_report(db, run_id, by_experts)
+        _print_report(db, run_id, by_experts, judge)
 
 
-def _print_report(db_path: str, run_id: str | None, by_experts: bool = False) -> None:
+@app.command()
+def rejudge(
+    db: Annotated[str, typer.Argument(help="SQLite file written by 'debate run'.")],
+    run_id: Annotated[str, typer.Option("--run", help="Run whose transcripts to judge again.")],
+    judge: Annotated[str, typer.Option(help="Judge model: embedded | local:PATH | PROVIDER/MODEL | a name from --config.")],
+    judge_kind: Annotated[str, typer.Option(help="logprob | generative")] = "logprob",
+    config: Annotated[Optional[Path], typer.Option(help="Config file whose 'models:' define the judge.")] = None,
+    max_in_flight: Annotated[int, typer.Option(help="Episodes judged at once.")] = 32,
+) -> None:
+    """Judge stored transcripts again with another judge; verdicts are stored beside the old ones."""
+    from debate.orchestrator.rejudge import rejudge as run_rejudge
+
+    with user_errors():
+        if not Path(db).exists():
+            raise FileNotFoundError(f"{db}: no such database")
+        if judge_kind not in ("logprob", "generative"):
+            raise ConfigError(f"--judge-kind: expected logprob or generative, got {judge_kind!r}")
+        models = load_config(config) if config else None
+        result = asyncio.run(run_rejudge(db, run_id, judge, judge_kind=judge_kind, max_in_flight=max_in_flight, models=models))
+        console.print(f"{result.judged} episodes judged by {judge}, {result.skipped} already judged, {result.errors} errors")
+        _print_report(db, run_id, judge=judge)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, judge: str | None = None) -> None:
     from debate.report import accuracy_table, render_accuracy
     from debate.storage import open_database
 
@@ -92,14 +118,21 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False) ->
         if run_id is not None and db.run(run_id) is None:
             raise ConfigError(f"{db_path}: no run named {run_id!r}; runs: {[r.id for r in db.runs()]}")
         by = ("variant", "judge_model", "expert_models") if by_experts else ("variant", "judge_model")
-        outcomes = db.outcomes(run_id)
+        if judge is not None and run_id is None:
+            raise ConfigError("--judge needs --run")
+        outcomes = db.outcomes(run_id, judged_by=judge)
         # Protocols split into variants (consultancy sides) also get one pooled row, as papers report them.
         pooled = [o.model_copy(update={"variant": f"{o.protocol} (all)"}) for o in outcomes if o.variant != o.protocol]
         rows = accuracy_table(outcomes + pooled, by=by)
-        title = f"Judge accuracy — {run_id or 'all runs'} ({db_path})"
+        title = f"Judge accuracy — {run_id or 'all runs'} ({db_path})" + (f", re-judged by {judge}" if judge else "")
         # Piped output would otherwise be cut at 80 columns.
         out = console if console.is_terminal else Console(width=160)
         out.print(render_accuracy(rows, title=title))
+        if run_id is not None and judge is None:
+            final_judges = {o.judge_model for o in outcomes}
+            others = {j: n for j, n in db.verdict_judges(run_id).items() if j not in final_judges}
+            if others:
+                out.print("Also judged by: " + ", ".join(f"{j} ({n} verdicts; --judge {j})" for j, n in sorted(others.items())))
     finally:
         db.close()
 

@@ -77,3 +77,14 @@ class Verdict(BaseModel):
 
     def correct(self, gold_index: int) -> bool:
         return self.status is ParseStatus.OK and self.chosen == gold_index
+
+    def unshuffle(self, order: tuple[int, ...]) -> "Verdict":
+        """Map a verdict over *shown* options (``order[k]`` shown as letter k) back to the
+        underlying options, so scoring never depends on display order."""
+        probs = None
+        if self.probabilities is not None:
+            probs = [0.0] * len(order)
+            for k, p in enumerate(self.probabilities):
+                probs[order[k]] = p
+        ok = self.chosen is not None and self.status is ParseStatus.OK
+        return self.model_copy(update={"chosen": order[self.chosen] if ok else None, "probabilities": probs})

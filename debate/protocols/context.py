@@ -133,13 +133,7 @@ class EpisodeContext:
         return await self._finish(verdict, True)
 
     def unshuffle(self, shown: Verdict) -> Verdict:
-        probs = None
-        if shown.probabilities is not None:
-            probs = [0.0] * len(self.order)
-            for k, p in enumerate(shown.probabilities):
-                probs[self.order[k]] = p
-        chosen = self.order[shown.chosen] if shown.chosen is not None and shown.status is ParseStatus.OK else None
-        return shown.model_copy(update={"chosen": chosen, "probabilities": probs})
+        return shown.unshuffle(self.order)
 
     async def _finish(self, verdict: Verdict, final: bool) -> Verdict:
         if self.on_verdict is not None:

@@ -188,12 +188,19 @@ class Database:
             "cost_usd": float(cost),
         }
 
-    def outcomes(self, run_id: str | None = None) -> list[Outcome]:
-        """One ``Outcome`` per episode (of ``run_id``, or of every run), in insertion order."""
+    def outcomes(self, run_id: str | None = None, judged_by: str | None = None) -> list[Outcome]:
+        """One ``Outcome`` per episode (of ``run_id``, or of every run), in insertion order.
+
+        By default the episode's final verdict decides; with ``judged_by`` the latest verdict of
+        that judge model does (re-judging), and episodes it has not judged are left out.
+        """
         q = select(EpisodeRow, QuestionRow.gold_index).join(
             QuestionRow, col(QuestionRow.uid) == col(EpisodeRow.question_uid)
         )
-        finals = select(VerdictRow).where(col(VerdictRow.is_final).is_(True))
+        if judged_by is None:
+            finals = select(VerdictRow).where(col(VerdictRow.is_final).is_(True))
+        else:
+            finals = select(VerdictRow).where(VerdictRow.judge_model == judged_by)
         if run_id is not None:
             q = q.where(EpisodeRow.run_id == run_id)
             ep_ids = select(EpisodeRow.id).where(EpisodeRow.run_id == run_id)
@@ -201,7 +208,19 @@ class Database:
         with self._session() as s:
             rows = s.exec(q.order_by(_EPISODE_ROWID)).all()
             final: dict[str, VerdictRow] = {v.episode_id: v for v in s.exec(finals.order_by(col(VerdictRow.id)))}
+        if judged_by is not None:
+            return [_outcome(ep, gold, final[ep.id]) for ep, gold in rows if ep.id in final]
         return [_outcome(ep, gold, final.get(ep.id)) for ep, gold in rows]
+
+    def verdict_judges(self, run_id: str) -> dict[str, int]:
+        """Judge model -> number of verdicts in the run (the original judge and any re-judges)."""
+        ep_ids = select(EpisodeRow.id).where(EpisodeRow.run_id == run_id)
+        q = select(VerdictRow.judge_model).where(col(VerdictRow.episode_id).in_(ep_ids))
+        out: dict[str, int] = {}
+        with self._session() as s:
+            for judge in s.exec(q):
+                out[judge] = out.get(judge, 0) + 1
+        return out
 
 
 def _outcome(ep: EpisodeRow, gold_index: int, verdict: VerdictRow | None) -> Outcome:
