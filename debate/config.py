@@ -33,6 +33,8 @@ class ModelSpec(BaseModel):
     max_concurrency: int = Field(default=64, ge=1)
     """Calls in flight at once (connections, for hosted models)."""
     requests_per_second: float | None = Field(default=None, gt=0)
+    best_of: int = Field(default=1, ge=1)
+    """As an expert, draft this many speeches per turn and keep the judge's favourite (Khan et al. 2024)."""
     usd_per_1k_tokens: float = Field(default=0.0, ge=0)
     """Cost rate for local models (hosted models use litellm's price table)."""
     replies: dict[str, str | list[str]] | None = None

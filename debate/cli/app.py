@@ -149,6 +149,18 @@ def list_protocols() -> None:
         console.print(f"[bold]{name}[/] roles={','.join(info.roles)} params=({', '.join(str(p) for p in params)})\n  {info.description}")
 
 
+def _register_commands() -> None:
+    """Verbs that live in their own modules."""
+    from debate.cli import export_cmd, report_cmd, tournament_cmd
+
+    report_cmd.register(app, console)
+    export_cmd.register(app)
+    tournament_cmd.register(app, console)
+
+
+_register_commands()
+
+
 def main() -> None:
     app()
 

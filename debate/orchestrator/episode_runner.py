@@ -28,7 +28,9 @@ async def run_episode(
     judge_kind: str,
     settings: SpeechSettings,
     on_tokens: Callable[[int], None] | None = None,
+    best_of: dict[str, int] | None = None,
 ) -> EpisodeStatus:
+    """``best_of`` maps model names to their best-of-N setting (default 1)."""
     """Returns the final status; a failing episode is stored as ``error`` and does not raise."""
     ep = spec.id
     await writer.start_episode(ep)
@@ -56,7 +58,10 @@ async def run_episode(
         experts=experts,
         judge=make_judge(judge_kind, judge_backend) if judge_backend else _NoJudge(),
         # Each episode samples from its own stream; the run seed still changes them all.
-        settings=SpeechSettings(settings.max_tokens, settings.temperature, spec.seed * 1_000_003 + int(spec.id[:8], 16)),
+        settings=SpeechSettings(
+            settings.max_tokens, settings.temperature, spec.seed * 1_000_003 + int(spec.id[:8], 16),
+            best_of={_ROLE[r]: (best_of or {}).get(spec.roles.model_for(r), 1) for r in info.roles if r != "judge"},
+        ),
         on_turn=on_turn,
         on_verdict=on_verdict,
     )

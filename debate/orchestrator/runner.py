@@ -106,6 +106,7 @@ async def _run_all(
 ) -> dict[str, EpisodeStatus]:
     sem = asyncio.Semaphore(config.max_in_flight)
     results: dict[str, EpisodeStatus] = {}
+    best_of = {name: spec.best_of for name, spec in config.models.items()}
 
     def count(n: int) -> None:
         prog.tokens += n
@@ -115,7 +116,7 @@ async def _run_all(
     async def one(spec: EpisodeSpec) -> None:
         async with sem:
             st = await run_episode(spec, questions[spec.question_id], models, writer,
-                                   judge_kind=config.judge_kind, settings=settings, on_tokens=count)
+                                   judge_kind=config.judge_kind, settings=settings, on_tokens=count, best_of=best_of)
         results[spec.id] = st
         prog.done += 1
         prog.errors += st is EpisodeStatus.ERROR

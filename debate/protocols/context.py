@@ -7,6 +7,7 @@ keeps the passage on the expert side: experts' prompts are built here from the f
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from debate.experts.backend import Backend, GenerateRequest, ScoreRequest
 from debate.judges.base import Judge
 from debate.judges.logprob import softmax
 from debate.judges.transcript_view import SPEAKER
+from debate.protocols.best_of import best_of
 from debate.protocols.prompts import STOPS, answer_prompt, passage_prefix, speech_opening, speech_prompt
 from debate.protocols.quotes import close_quotes, verify_quotes
 
@@ -26,6 +28,8 @@ class SpeechSettings:
     max_tokens: int = 96
     temperature: float = 0.7
     seed: int = 0
+    best_of: dict[Role, int] = field(default_factory=dict)
+    """Speeches drafted per turn, by role; the judge's preferred draft is kept (1: no search)."""
 
 
 @dataclass
@@ -69,8 +73,19 @@ class EpisodeContext:
         return turn
 
     async def speak(self, role: Role, argues_for: int, round: int, framing: str, transcript: list[Turn] | None = None) -> Turn:
-        """An expert speech for ``argues_for``, seeing ``transcript`` (default: every turn so far)."""
-        seen = self.turns if transcript is None else transcript
+        """An expert speech for ``argues_for``, seeing ``transcript`` (default: every turn so far).
+
+        With best-of-N for this role, N drafts are written and the one the judge most prefers
+        (its probability for the speaker's side) is kept; every draft is stored in the turn's meta.
+        """
+        seen = list(self.turns if transcript is None else transcript)
+        n = max(1, self.settings.best_of.get(role, 1))
+        base = self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role)
+        drafts = await asyncio.gather(*(self._draft(role, argues_for, round, framing, seen, base + 15485863 * k) for k in range(n)))
+        turn = drafts[0] if n == 1 else await best_of(self.judge, self.view, self._judge_turns(), drafts)
+        return await self._record(turn)
+
+    async def _draft(self, role: Role, argues_for: int, round: int, framing: str, seen: list[Turn], seed: int) -> Turn:
         letter = self.letter(argues_for)
         cue = f"{SPEAKER[role]} (defending {letter})"
         opening = speech_opening(letter, self.question.options[argues_for])
@@ -78,17 +93,15 @@ class EpisodeContext:
         gen = await self.experts[role].generate(
             GenerateRequest(
                 prefix=passage_prefix(self.question), prompt=prompt, max_tokens=self.settings.max_tokens,
-                temperature=self.settings.temperature, stop=STOPS,
-                seed=self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role), role=role.value,
+                temperature=self.settings.temperature, stop=STOPS, seed=seed, role=role.value,
             )
         )
         text = close_quotes((opening + gen.text).strip())
-        turn = Turn(
+        return Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
             argues_for_letter=letter, quotes=verify_quotes(text, self.question.context),
             meta={"finish_reason": gen.finish_reason},
         )
-        return await self._record(turn)
 
     async def answer(self, role: Role, round: int = 0) -> int:
         """The expert answers directly, with the passage, by letter log-probability."""

@@ -13,6 +13,11 @@ from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
 
 
+_ENGINES: dict[tuple[str, str, str], Engine] = {}
+_BATCHERS: dict[tuple[str, str, str], Batcher] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 class LocalBackend:
     """A local model. ``path`` is an HF folder, a ``.gguf`` file, or ``"embedded"``."""
 
@@ -34,14 +39,25 @@ class LocalBackend:
         self._rate = usd_per_1k_tokens
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self._batcher = Batcher(self._run_batch, max_batch=max_batch)
+        key = (self.path, device, dtype)
+        with _ENGINES_LOCK:
+            # One queue per set of weights, so backends sharing an engine never run it concurrently.
+            self._batcher = _BATCHERS.setdefault(key, Batcher(self._run_batch, max_batch=max_batch))
 
     @property
     def engine(self) -> Engine:
-        """Loaded on first use, so building a run's backends costs nothing until they are called."""
+        """Loaded on first use, so building a run's backends costs nothing until they are called.
+
+        Backends on the same weights share one engine (and its prefix cache): a tournament of
+        best-of-1 vs best-of-4 debaters on one model holds the model in memory once.
+        """
         with self._lock:
             if self._engine is None:
-                self._engine = self._load()
+                key = (self.path, self._device, self._dtype)
+                with _ENGINES_LOCK:
+                    if key not in _ENGINES:
+                        _ENGINES[key] = self._load()
+                    self._engine = _ENGINES[key]
             return self._engine
 
     def _load(self) -> Engine:
