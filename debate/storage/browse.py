@@ -422,7 +422,7 @@ def _readonly_engine(path: Path) -> Engine:
 
 def open_browser(path: str | Path) -> Browser:
     """Open the debate database at ``path`` read-only. Raises ``StorageError`` when it is missing
-    or is not a debate database; never creates or changes the file."""
+    or is not a debate database; never creates it, and changes it only to upgrade an older schema."""
     path = Path(path).expanduser()
     if not path.exists():
         raise StorageError(f"{path}: no such database")
@@ -445,6 +445,13 @@ def open_browser(path: str | Path) -> Browser:
     if version > SCHEMA_VERSION:
         engine.dispose()
         raise StorageError(f"{path} has schema version {version}; this code knows up to {SCHEMA_VERSION}")
+    if 0 < version < SCHEMA_VERSION:
+        # Written by an older version: upgrade it once (the only write this function makes).
+        engine.dispose()
+        from debate.storage.database import open_database
+
+        open_database(path).close()
+        engine = _readonly_engine(path)
     return Browser(path, engine)
 
 

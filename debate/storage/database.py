@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from debate.core import EpisodeStatus, ParseStatus, Question, Role
 from debate.storage.engine import APPLICATION_ID, SCHEMA_VERSION, check_file, check_identity, make_engine
+from debate.storage.migrations import migrate
 from debate.storage.errors import StorageError
 from debate.storage.tables import (
     EpisodeRow,
@@ -259,8 +260,11 @@ def open_database(path: str | Path) -> Database:
         with write_engine.begin() as conn:
             SQLModel.metadata.create_all(conn, tables=[t.__table__ for t in _TABLES])  # type: ignore[attr-defined]
             conn.exec_driver_sql(f"PRAGMA application_id={APPLICATION_ID}")
-            if conn.exec_driver_sql("PRAGMA user_version").scalar() == 0:
+            version = conn.exec_driver_sql("PRAGMA user_version").scalar() or 0
+            if version == 0:
                 conn.exec_driver_sql(f"PRAGMA user_version={SCHEMA_VERSION}")
+            elif version < SCHEMA_VERSION:
+                migrate(conn, version)
     except DatabaseError as e:
         engine.dispose()
         write_engine.dispose()

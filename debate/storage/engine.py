@@ -20,7 +20,7 @@ from debate.storage.errors import StorageError
 
 BUSY_TIMEOUT_S = 30
 APPLICATION_ID = 0x44424154  # "DBAT": marks the file as a debate database (``PRAGMA application_id``)
-SCHEMA_VERSION = 1  # ``PRAGMA user_version``
+SCHEMA_VERSION = 2  # ``PRAGMA user_version``; see migrations.py
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 

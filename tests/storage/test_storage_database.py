@@ -265,3 +265,22 @@ async def test_status_filters_and_counts(db, writer, make_question, make_spec) -
     }
     assert db.counts("nothing")["episodes_total"] == 0
     assert len(db.outcomes()) == 4
+
+
+def test_schema_v1_database_is_upgraded_in_place(tmp_path):
+    """A file written before turns had ``argues_for_letter`` opens, keeps its rows, gains the column."""
+    import sqlite3
+
+    from debate.storage import open_database
+
+    path = tmp_path / "old.sqlite"
+    open_database(path).close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE turns DROP COLUMN argues_for_letter")
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+    open_database(path).close()
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone() == (2,)
+    assert "argues_for_letter" in [r[1] for r in con.execute("PRAGMA table_info(turns)")]
