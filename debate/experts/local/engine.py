@@ -14,6 +14,7 @@ batch's copy of the cache therefore keeps every key on those layers, and the eng
 from __future__ import annotations
 
 import logging
+import warnings
 import math
 import time
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ class Engine:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the run has its own progress bar
+        warnings.filterwarnings("ignore", message=r".*past_key_values.*deprecated", category=FutureWarning)
 
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
