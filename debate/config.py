@@ -68,14 +68,16 @@ class ProtocolSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     roles: dict[str, str] = Field(default_factory=dict)
     """Override the model per role (e.g. ``debater_b: weak``); defaults: judge -> ``judge``, others -> ``expert``."""
+    label: str | None = None
+    """Report row name; default: the protocol name plus any non-default params, e.g. ``debate(rounds=3)``."""
 
 
 def _default_protocols() -> list[ProtocolSpec]:
     return [
         ProtocolSpec(name="direct_blind"),
         ProtocolSpec(name="direct_oracle"),
-        ProtocolSpec(name="consultancy", params={"rounds": 1}),
-        ProtocolSpec(name="debate", params={"rounds": 2}),
+        ProtocolSpec(name="consultancy"),
+        ProtocolSpec(name="debate"),
     ]
 
 
@@ -84,8 +86,8 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = "default"
-    db: str = "debate-runs.sqlite"
+    name: str = Field(default="default", min_length=1)
+    db: str = Field(default="debate-runs.sqlite", min_length=1)
     dataset: str = "sample"
     """``sample`` (shipped QuALITY sample), ``quality:POOL.jsonl[:STORIES.jsonl]`` or a generic ``.jsonl`` file."""
     limit: int | None = Field(default=None, ge=1)
@@ -96,6 +98,9 @@ class RunConfig(BaseModel):
     models: dict[str, ModelSpec] = Field(default_factory=dict)
     both_orders: bool = True
     """Run every question in every option order (position bias cancels out)."""
+    plugins: list[str] = Field(default_factory=list)
+    """Python modules or ``.py`` files imported before the run, so protocols they register
+    (``@debate.protocol``) can be named in ``protocols``."""
     seed: int = 0
     max_in_flight: int = Field(default=32, ge=1)
     speech_tokens: int = Field(default=48, ge=1)
@@ -124,10 +129,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
     where = str(path) if path else "flags"
     if path is not None:
         p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"{where}: no such config file")
+        if not p.is_file():
+            raise ConfigError(f"{where}: no such config file" if not p.exists() else f"{where}: not a file")
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where}: not UTF-8 text (byte {exc.start})") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""

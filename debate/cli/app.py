@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -10,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from debate.cli.errors import user_errors
 from debate.cli.progress import ProgressBar
@@ -46,9 +48,11 @@ def run(
     seed: Annotated[Optional[int], typer.Option()] = None,
     max_in_flight: Annotated[Optional[int], typer.Option(help="Episodes running at once.")] = None,
     speech_tokens: Annotated[Optional[int], typer.Option(help="Token budget per expert speech.")] = None,
+    plugin: Annotated[Optional[list[str]], typer.Option("--plugin", help="Repeatable: module or .py file registering protocols.")] = None,
 ) -> None:
     """Run (or resume) an experiment and print the judge-accuracy table."""
     from debate.orchestrator import run_experiment
+    from debate.orchestrator.resume import check_resumable
     from debate.orchestrator.runner import prepare
 
     with user_errors():
@@ -56,15 +60,23 @@ def run(
         cfg = load_config(
             config, name=name, db=db, dataset=dataset, limit=limit, protocols=protocols, expert=expert, judge=judge,
             judge_kind=judge_kind, both_orders=both_orders, seed=seed, max_in_flight=max_in_flight, speech_tokens=speech_tokens,
+            plugins=plugin,
         )
         questions = prepare(cfg)
-        console.print(f"run [bold]{cfg.name}[/] · {len(questions)} questions · protocols "
-                      f"{', '.join(p.name for p in cfg.protocols)} · expert {cfg.expert} · judge {cfg.judge} → {cfg.db}")
+        check_resumable(cfg, questions)
+        console.print(Text.assemble(
+            "run ", (cfg.name, "bold"), f" · {len(questions)} questions · protocols ",
+            ", ".join(dict.fromkeys(p.name for p in cfg.protocols)), f" · expert {cfg.expert} · judge {cfg.judge} → {cfg.db}",
+        ))
         t0 = time.perf_counter()
-        with ProgressBar() as bar:
-            result = asyncio.run(run_experiment(cfg, questions=questions, progress=bar))
+        try:
+            with ProgressBar() as bar:
+                result = asyncio.run(run_experiment(cfg, questions=questions, progress=bar))
+        except KeyboardInterrupt:
+            print(f"interrupted; finished episodes are saved in {cfg.db}: re-run the same command to resume", file=sys.stderr)
+            raise typer.Exit(130) from None
         console.print(f"{result.completed} episodes run, {result.skipped} already complete, {result.errors} errors "
-                      f"in {time.perf_counter() - t0:.0f} s")
+                      f"in {time.perf_counter() - t0:.0f} s", markup=False)
         _print_report(cfg.db, cfg.name)
     if result.errors:
         raise typer.Exit(1)
@@ -103,7 +115,7 @@ def rejudge(
             raise ConfigError(f"--judge-kind: expected logprob or generative, got {judge_kind!r}")
         models = load_config(config) if config else None
         result = asyncio.run(run_rejudge(db, run_id, judge, judge_kind=judge_kind, max_in_flight=max_in_flight, models=models))
-        console.print(f"{result.judged} episodes judged by {judge}, {result.skipped} already judged, {result.errors} errors")
+        console.print(f"{result.judged} episodes judged by {judge}, {result.skipped} already judged, {result.errors} errors", markup=False)
         _print_report(db, run_id, judge=judge)
     if result.errors:
         raise typer.Exit(1)
@@ -124,7 +136,7 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, ju
         # Protocols split into variants (consultancy sides) also get one pooled row, as papers report them.
         pooled = [o.model_copy(update={"variant": f"{o.protocol} (all)"}) for o in outcomes if o.variant != o.protocol]
         rows = accuracy_table(outcomes + pooled, by=by)
-        title = f"Judge accuracy — {run_id or 'all runs'} ({db_path})" + (f", re-judged by {judge}" if judge else "")
+        title = Text(f"Judge accuracy — {run_id or 'all runs'} ({db_path})" + (f", re-judged by {judge}" if judge else ""))
         # Piped output would otherwise be cut at 80 columns.
         out = console if console.is_terminal else Console(width=160)
         out.print(render_accuracy(rows, title=title))
@@ -132,7 +144,7 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, ju
             final_judges = {o.judge_model for o in outcomes}
             others = {j: n for j, n in db.verdict_judges(run_id).items() if j not in final_judges}
             if others:
-                out.print("Also judged by: " + ", ".join(f"{j} ({n} verdicts; --judge {j})" for j, n in sorted(others.items())))
+                out.print("Also judged by: " + ", ".join(f"{j} ({n} verdicts; --judge {j})" for j, n in sorted(others.items())), markup=False)
     finally:
         db.close()
 
@@ -146,7 +158,12 @@ def list_protocols() -> None:
 
     for name, info in sorted(protocols().items()):
         params = [p for p in list(inspect.signature(info.fn).parameters.values())[1:]]
-        console.print(f"[bold]{name}[/] roles={','.join(info.roles)} params=({', '.join(str(p) for p in params)})\n  {info.description}")
+        shown = ", ".join(f"{p.name}={p.default!r}" for p in params) or "none"
+        variants = "; ".join(", ".join(f"{k}={v}" for k, v in var.items()) for var in info.variants if var)
+        console.print(f"[bold]{name}[/]  roles: {', '.join(info.roles)}  params: {shown}", highlight=False)
+        if variants:
+            console.print(f"  runs once per: {variants}", highlight=False)
+        console.print(f"  {info.description}", highlight=False, markup=False)
 
 
 def _register_commands() -> None:

@@ -45,14 +45,17 @@ class EpisodeSpec(BaseModel):
     seed: int = 0
     order: tuple[int, ...]
     """Display order: ``order[k]`` is the underlying option shown as letter k."""
+    label: str | None = None
+    """How reports name this protocol setting (e.g. ``debate(rounds=3)``); None: the protocol name."""
 
     @property
     def id(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:20]
+        data = self.model_dump(mode="json", exclude={"label"} if self.label is None else None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
     @property
     def variant(self) -> str:
-        """Protocol name plus the params that split it into report rows (e.g. consultancy side)."""
+        """The report row: the setting's label plus the params that split it (consultancy side)."""
         side = self.params.get("side")
-        return f"{self.protocol}[{side}]" if side else self.protocol
+        base = self.label or self.protocol
+        return f"{base}[{side}]" if side else base

@@ -40,5 +40,7 @@ def _quality_paths(spec: str, rest: str) -> tuple[Path, Path]:
     if not parts[0] or len(parts) > 2 or (len(parts) == 2 and not parts[1]):
         raise DatasetError(spec, "bad quality spec; expected 'quality:<pool.jsonl>[:<stories.jsonl>]'")
     pool = Path(parts[0]).expanduser()
+    if not pool.is_file():
+        raise DatasetError(pool, "no such file (the QuALITY pool named by the dataset spec)")
     stories = Path(parts[1]).expanduser() if len(parts) == 2 else pool.parent / DEFAULT_STORIES
     return pool, stories

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import itertools
 
-from debate.config import ConfigError, RunConfig
+from debate.config import ConfigError, ProtocolSpec, RunConfig
 from debate.core.episode import EpisodeSpec, RoleAssignment
 from debate.core.question import Question
 from debate.protocols.registry import UnknownProtocol, get_protocol
 
 
-def check_protocols(config: RunConfig) -> None:
-    """Fail before anything is written: unknown protocol, bad parameter, unknown role."""
+def check_protocols(config: RunConfig) -> list[ProtocolSpec]:
+    """Fail before anything is written: unknown protocol, bad parameter, unknown role.
+    Returns the protocols with their parameters validated and defaults dropped."""
+    checked = []
     for i, p in enumerate(config.protocols):
         try:
             info = get_protocol(p.name)
-            info.check_params(p.params)
+            params = info.check_params(p.params)
         except UnknownProtocol as exc:
             raise ConfigError(f"protocols[{i}].name: {exc}") from None
-        except TypeError as exc:
+        except ValueError as exc:
             raise ConfigError(f"protocols[{i}].params: {exc}") from None
+        checked.append(p.model_copy(update={"params": params}))
         for role in p.roles:
             if role not in info.roles:
                 raise ConfigError(f"protocols[{i}].roles: protocol {p.name!r} has no role {role!r}; roles: {list(info.roles)}")
+    return checked
 
 
 def orders(n_options: int, both: bool) -> list[tuple[int, ...]]:
@@ -33,14 +37,22 @@ def orders(n_options: int, both: bool) -> list[tuple[int, ...]]:
 
 def plan_episodes(config: RunConfig, run_id: str, questions: list[Question]) -> list[EpisodeSpec]:
     """Episodes grouped by question, so episodes in flight together share a passage prefix."""
-    specs: list[EpisodeSpec] = []
+    specs: dict[str, EpisodeSpec] = {}
+    protocols = check_protocols(config)
     for q in questions:
-        for p, order in itertools.product(config.protocols, orders(len(q.options), config.both_orders)):
+        for p, order in itertools.product(protocols, orders(len(q.options), config.both_orders)):
             info = get_protocol(p.name)
+            if "debater_b" in info.roles and len(q.options) != 2:
+                raise ConfigError(
+                    f"question {q.id!r} ({q.source.get('file', 'dataset')}:{q.source.get('line', '?')}) has "
+                    f"{len(q.options)} options; {p.name!r} argues exactly two (reduce it to the gold and one distractor)"
+                )
             models = {r: p.roles.get(r, config.judge if r == "judge" else config.expert) for r in info.roles}
+            label = p.label or (p.name + "(" + ",".join(f"{k}={v}" for k, v in sorted(p.params.items())) + ")" if p.params else None)
             for variant in info.variants:
-                specs.append(EpisodeSpec(
+                spec = EpisodeSpec(
                     run_id=run_id, question_id=q.id, protocol=p.name, params={**p.params, **variant},
-                    roles=RoleAssignment(models=models), seed=config.seed, order=order,
-                ))
-    return specs
+                    roles=RoleAssignment(models=models), seed=config.seed, order=order, label=label,
+                )
+                specs.setdefault(spec.id, spec)  # the same setting listed twice runs once
+    return list(specs.values())

@@ -19,8 +19,11 @@ from debate.experts.backend import Backend
 from debate.orchestrator.episode_runner import run_episode
 from debate.orchestrator.models import build_backends, model_names
 from debate.orchestrator.plan import check_protocols, plan_episodes
+from debate.orchestrator.plugins import load_plugins
 from debate.protocols.context import SpeechSettings
-from debate.storage import DatabaseWriter, open_database
+from debate.orchestrator.resume import check_resumable, run_fingerprint
+from debate.storage import Database, DatabaseWriter, open_database
+from debate.storage.lease import run_lease
 
 
 @dataclass
@@ -49,7 +52,8 @@ ProgressFn = Callable[[Progress], None]
 def prepare(
     config: RunConfig, questions: list[Question] | None = None, backends: dict[str, Backend] | None = None
 ) -> list[Question]:
-    """All checks that need no database: protocols, model specs, dataset."""
+    """All checks that need no database: plugins, protocols, model specs, dataset."""
+    load_plugins(config.plugins)
     check_protocols(config)
     for name in model_names(config) - set(backends or {}):
         config.model_spec(name)  # raises ConfigError for an unknown model
@@ -69,22 +73,11 @@ async def run_experiment(
     models = build_backends(config, backends)
     run_id = config.name
     specs = plan_episodes(config, run_id, qs)
-    by_id = {q.id: q for q in qs}
+    check_resumable(config, qs)
     db = open_database(config.db)
     try:
-        async with DatabaseWriter(db) as writer:
-            await writer.put_run(run_id, config.name, config.model_dump_json(), config.hash)
-            uids = await writer.put_questions(qs)
-            await writer.put_episodes(specs, uids)
-            status = db.episode_status(run_id)
-            todo = [s for s in specs if status.get(s.id) is not EpisodeStatus.COMPLETE]
-            prog = Progress(total=len(specs), skipped=len(specs) - len(todo))
-            if progress:
-                progress(prog)
-            settings = SpeechSettings(config.speech_tokens, config.temperature, config.seed)
-            results = await _run_all(todo, by_id, models, writer, config, settings, prog, progress)
-            final = "complete" if all(r is EpisodeStatus.COMPLETE for r in results.values()) else "incomplete"
-            await writer.set_run_status(run_id, final)
+        with run_lease(config.db, run_id):
+            results, prog = await _run_plan(db, config, qs, specs, models, progress)
     finally:
         db.close()
     return RunResult(
@@ -92,6 +85,28 @@ async def run_experiment(
         completed=sum(r is EpisodeStatus.COMPLETE for r in results.values()),
         errors=sum(r is EpisodeStatus.ERROR for r in results.values()), statuses=results,
     )
+
+
+async def _run_plan(
+    db: Database, config: RunConfig, qs: list[Question], specs: list[EpisodeSpec], models: dict[str, Backend],
+    progress: ProgressFn | None,
+) -> tuple[dict[str, EpisodeStatus], Progress]:
+    run_id = config.name
+    by_id = {q.id: q for q in qs}
+    async with DatabaseWriter(db) as writer:
+        await writer.put_run(run_id, config.name, config.model_dump_json(), run_fingerprint(config, qs))
+        uids = await writer.put_questions(qs)
+        await writer.put_episodes(specs, uids)
+        status = db.episode_status(run_id)
+        todo = [s for s in specs if status.get(s.id) is not EpisodeStatus.COMPLETE]
+        prog = Progress(total=len(specs), skipped=len(specs) - len(todo))
+        if progress:
+            progress(prog)
+        settings = SpeechSettings(config.speech_tokens, config.temperature, config.seed)
+        results = await _run_all(todo, by_id, models, writer, config, settings, prog, progress)
+        final = "complete" if all(r is EpisodeStatus.COMPLETE for r in results.values()) else "incomplete"
+        await writer.set_run_status(run_id, final)
+    return results, prog
 
 
 async def _run_all(

@@ -10,13 +10,14 @@ from typing import Literal
 
 from debate.core.transcript import Role, Verdict
 from debate.protocols.context import EpisodeContext
+from debate.protocols.params import Rounds
 from debate.protocols.prompts import consultancy_framing
 from debate.protocols.registry import protocol
 
 
 @protocol("consultancy", roles=("expert", "judge"), variants=({"side": "correct"}, {"side": "incorrect"}))
 async def consultancy(
-    ctx: EpisodeContext, side: Literal["correct", "incorrect"] = "correct", rounds: int = 2, interactive: bool = False
+    ctx: EpisodeContext, side: Literal["correct", "incorrect"] = "correct", rounds: Rounds = 1, interactive: bool = False
 ) -> Verdict:
     """One consultant argues its assigned side; the judge may question it between rounds."""
     argued = ctx.gold if side == "correct" else ctx.distractor(ctx.gold)

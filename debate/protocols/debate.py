@@ -11,6 +11,7 @@ import asyncio
 
 from debate.core.transcript import Role, Verdict
 from debate.protocols.context import EpisodeContext
+from debate.protocols.params import Rounds
 from debate.protocols.prompts import debate_framing
 from debate.protocols.registry import protocol
 
@@ -34,7 +35,7 @@ async def debate_rounds(
 
 
 @protocol("debate", roles=("debater_a", "debater_b", "judge"))
-async def debate(ctx: EpisodeContext, rounds: int = 2, simultaneous: bool = True, interactive: bool = False) -> Verdict:
+async def debate(ctx: EpisodeContext, rounds: Rounds = 2, simultaneous: bool = True, interactive: bool = False) -> Verdict:
     """Two debaters defend the two options shown; the judge reads both."""
     await debate_rounds(ctx, ctx.shown(0), ctx.shown(1), rounds, simultaneous, interactive)
     return await ctx.decide()

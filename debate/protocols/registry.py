@@ -5,9 +5,12 @@ on the correct and on the incorrect side)."""
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ConfigDict, ValidationError, create_model
 
 from debate.core.transcript import Verdict
 from debate.protocols.context import EpisodeContext
@@ -28,14 +31,30 @@ class ProtocolInfo:
     variants: tuple[dict[str, Any], ...] = field(default=({},))
     description: str = ""
 
-    def check_params(self, params: dict[str, Any]) -> None:
-        """Raise ``TypeError`` naming the bad parameter before anything runs."""
-        sig = inspect.signature(self.fn)
-        allowed = [p for p in list(sig.parameters)[1:]]
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return {n: p.default for n, p in list(inspect.signature(self.fn).parameters.items())[1:]}
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` against the function's annotations (types and ``Field`` bounds)
+        and return them coerced, minus any equal to the default. ``ValueError`` names the
+        parameter; nothing runs with a value the protocol cannot use."""
+        defaults = self.defaults
+        varied = {k for v in self.variants for k in v}
         for key in params:
-            if key not in allowed:
-                raise TypeError(f"protocol {self.name!r} has no parameter {key!r}; it takes {allowed}")
-        sig.bind(None, **{**self.variants[0], **params})
+            if key not in defaults:
+                raise ValueError(f"protocol {self.name!r} has no parameter {key!r}; it takes {list(defaults)}")
+            if key in varied:
+                raise ValueError(f"parameter {key!r} of {self.name!r} is set per variant by the protocol itself")
+        hints = typing.get_type_hints(self.fn, include_extras=True)
+        fields: dict[str, Any] = {k: (hints.get(k, Any), d) for k, d in defaults.items()}
+        model = create_model(f"{self.name}_params", __config__=ConfigDict(extra="forbid", strict=False), **fields)
+        try:
+            checked = model.model_validate({**self.variants[0], **params})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ValueError(f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+        return {k: getattr(checked, k) for k in params if getattr(checked, k) != defaults[k]}
 
     async def run(self, ctx: EpisodeContext, params: dict[str, Any]) -> Verdict:
         return await self.fn(ctx, **params)

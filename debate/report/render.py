@@ -14,12 +14,12 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
-def render_accuracy(rows: Sequence[AccuracyRow], title: str | None = "Judge accuracy") -> Table:
+def render_accuracy(rows: Sequence[AccuracyRow], title: str | Text | None = "Judge accuracy") -> Table:
     """Columns: Protocol, Judge, Experts (only when the rows are grouped by experts), n, Accuracy,
     95% CI, Parse fail, Errors, and Pending (only while something is unfinished)."""
     show_experts = any(r.expert_models is not None for r in rows)
     show_pending = any(r.pending for r in rows)
-    table = Table(title=title)
+    table = Table(title=Text(title) if isinstance(title, str) else title)  # names are not markup
     table.add_column("Protocol", no_wrap=True)
     table.add_column("Judge", no_wrap=True)
     if show_experts:

@@ -44,7 +44,7 @@ async def test_rejudge_adds_verdicts_beside_the_old_ones(tmp_path):
     new = {o.episode_id: o.correct for o in db.outcomes("orig", judged_by="b-judge")}
     assert set(new) == set(orig) and all(new[e] != orig[e] for e in new)
     rows = {r.variant: r for r in accuracy_table(db.outcomes("orig", judged_by="b-judge"))}
-    assert rows["debate"].n == 4 and rows["debate"].correct == 2
+    assert rows["debate(rounds=1)"].n == 4 and rows["debate(rounds=1)"].correct == 2
 
     again = await rejudge(db_path, "orig", "b-judge", backends={"b-judge": spy})
     assert (again.judged, again.skipped) == (0, 8)

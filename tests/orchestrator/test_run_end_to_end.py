@@ -89,8 +89,55 @@ async def test_failed_episode_is_stored_as_error_and_the_run_goes_on(tmp_path):
 
 async def test_changed_config_cannot_silently_resume(tmp_path):
     await run_experiment(config(tmp_path), questions=[question()], backends=backends())
-    with pytest.raises(ConfigMismatchError):
+    with pytest.raises(ConfigError, match=r"run 'e2e' in .* was made with different settings \(seed\)"):
         await run_experiment(config(tmp_path, seed=7), questions=[question()], backends=backends())
+
+
+async def test_changed_dataset_content_cannot_silently_resume(tmp_path):
+    await run_experiment(config(tmp_path), questions=[question(gold=0)], backends=backends())
+    with pytest.raises(ConfigError, match="different questions"):
+        await run_experiment(config(tmp_path), questions=[question(gold=1)], backends=backends())
+
+
+async def test_mismatch_is_still_caught_by_storage_if_the_precheck_is_bypassed(tmp_path):
+    from debate.storage import DatabaseWriter, open_database
+
+    db = open_database(tmp_path / "x.sqlite")
+    async with DatabaseWriter(db) as w:
+        await w.put_run("r", "r", "{}", "aaa")
+        with pytest.raises(ConfigMismatchError):
+            await w.put_run("r", "r", "{}", "bbb")
+
+
+def test_a_run_held_by_another_process_is_refused(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from debate.storage import StorageError
+    from debate.storage.lease import run_lease
+
+    db = tmp_path / "l.sqlite"
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import time
+from debate.storage.lease import run_lease
+with run_lease({str(db)!r}, "busy"):
+    print("held", flush=True)
+    time.sleep(30)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StorageError, match="'busy' is being run by another process"):
+            with run_lease(db, "busy"):
+                pass
+        with run_lease(db, "other-run"):  # other runs on the same file are fine
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    with run_lease(db, "busy"):  # released when the holder died
+        pass
 
 
 async def test_unknown_protocol_fails_before_the_database_exists(tmp_path):
