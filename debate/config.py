@@ -33,6 +33,12 @@ class ModelSpec(BaseModel):
     max_concurrency: int = Field(default=64, ge=1)
     """Calls in flight at once (connections, for hosted models)."""
     requests_per_second: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=120, gt=0)
+    """Hosted models: seconds per attempt."""
+    total_timeout_s: float | None = Field(default=None, gt=0)
+    """Hosted models: seconds per call, attempts and waits together."""
+    max_retries: int = Field(default=3, ge=1)
+    """Hosted models: attempts per call, the first included (429/5xx/timeouts only; Retry-After honoured)."""
     best_of: int = Field(default=1, ge=1)
     """As an expert, draft this many speeches per turn and keep the judge's favourite (Khan et al. 2024)."""
     usd_per_1k_tokens: float = Field(default=0.0, ge=0)
@@ -105,6 +111,10 @@ class RunConfig(BaseModel):
     max_in_flight: int = Field(default=32, ge=1)
     speech_tokens: int = Field(default=48, ge=1)
     temperature: float = Field(default=0.7, ge=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    """Stop the run (resumably) once more than this fraction of its finished episodes failed."""
+    min_episodes_for_error_rate: int = Field(default=10, ge=1)
+    """``max_error_rate`` is checked only once this many episodes have finished."""
 
     @field_validator("protocols")
     @classmethod
@@ -118,8 +128,11 @@ class RunConfig(BaseModel):
 
     @property
     def hash(self) -> str:
-        """What makes results comparable; ``db`` and ``max_in_flight`` don't change results."""
-        data = self.model_dump(mode="json", exclude={"db", "max_in_flight"})
+        """What makes results comparable; ``db``, ``max_in_flight`` and the error-rate guard don't
+        change results (so adding the guard to a run still resumes it)."""
+        data = self.model_dump(
+            mode="json", exclude={"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate"}
+        )
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

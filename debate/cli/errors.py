@@ -10,9 +10,12 @@ import typer
 
 from debate.config import ConfigError
 from debate.datasets import DatasetError
+from debate.orchestrator.runner import RunAborted
 from debate.storage import ConfigMismatchError, StorageError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, DatasetError, ConfigMismatchError, StorageError, FileNotFoundError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError, DatasetError, ConfigMismatchError, StorageError, FileNotFoundError, RunAborted,
+)
 
 
 @contextmanager

@@ -12,13 +12,16 @@ prices come from the pinned litellm release rather than a network fetch at impor
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import math
 import os
+import time
 from functools import cache
 from types import ModuleType
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
@@ -26,12 +29,26 @@ from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Sc
 TOP_LOGPROBS = 20
 """The most alternatives OpenAI-compatible servers return per position."""
 
+MAX_RETRY_AFTER_S = 600.0
+"""A server's ``Retry-After`` longer than this is treated as this (the total budget still applies)."""
+
+
+class ScoresWithMeta(Scores):
+    """``Scores`` plus the retry record (``attempts``, ``retry_wait_s``), like ``Generation.meta``."""
+
+    meta: dict[str, Any] = {}
+
+
+class RetryBudgetExceeded(TimeoutError):
+    """The call's total time budget (``total_timeout_s``) ran out before an attempt succeeded."""
+
 
 @cache
 def _litellm() -> ModuleType:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner on every error
     return litellm
 
 
@@ -56,7 +73,11 @@ class LiteLLMBackend:
 
     ``max_retries`` is the total number of attempts per call (the first one included), spaced
     by full-jitter exponential backoff starting near ``wait_initial_s`` and capped at
-    ``wait_max_s``. ``extra`` is passed to every ``litellm.acompletion`` call (``top_p``,
+    ``wait_max_s``, or by the server's ``Retry-After`` (``retry-after-ms``) when it sends one.
+    ``timeout_s`` bounds each attempt; ``total_timeout_s`` (optional) bounds the whole call,
+    attempts and waits together: no retry starts, or waits, past it. ``generate`` reports
+    ``meta={"attempts", "retry_wait_s"}``; ``score`` returns ``ScoresWithMeta`` with the same;
+    a failed call's exception carries them as ``exc.retry_meta``. ``extra`` is passed to every ``litellm.acompletion`` call (``top_p``,
     ``drop_params``, provider headers, ...). The API key is held privately and never logged.
     """
 
@@ -70,6 +91,7 @@ class LiteLLMBackend:
         extra: dict[str, Any] | None = None,
         wait_initial_s: float = 1.0,
         wait_max_s: float = 30.0,
+        total_timeout_s: float | None = None,
     ) -> None:
         self.name = model
         self.model = model
@@ -80,6 +102,7 @@ class LiteLLMBackend:
         self.extra = dict(extra or {})
         self.wait_initial_s = wait_initial_s
         self.wait_max_s = wait_max_s
+        self.total_timeout_s = total_timeout_s
 
     def __repr__(self) -> str:
         return f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r})"
@@ -90,14 +113,14 @@ class LiteLLMBackend:
             kwargs["stop"] = list(request.stop)
         if request.seed is not None:
             kwargs["seed"] = request.seed
-        response, attempts = await self._complete(request.full_prompt, kwargs)
+        response, meta = await self._complete(request.full_prompt, kwargs)
         choice = response.choices[0]
         text = _field(choice.message, "content") or ""
         return Generation(
             text=text,
             usage=_usage(response),
             finish_reason=choice.finish_reason or "stop",
-            meta={"attempts": attempts},
+            meta=meta,
         )
 
     async def score(self, request: ScoreRequest) -> Scores:
@@ -110,9 +133,11 @@ class LiteLLMBackend:
         letters; a continuation longer than one token is never a whole token and scores ``-inf``.
         """
         kwargs = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
-        response, _ = await self._complete(request.full_prompt, kwargs)
+        response, meta = await self._complete(request.full_prompt, kwargs)
         top = _first_top_logprobs(response.choices[0])
-        return Scores(logprobs=[_match_logprob(c, top) for c in request.continuations], usage=_usage(response))
+        return ScoresWithMeta(
+            logprobs=[_match_logprob(c, top) for c in request.continuations], usage=_usage(response), meta=meta
+        )
 
     def cost(self, usage: Usage) -> float:
         """US dollars from litellm's price table; 0.0 for models it does not price (local servers)."""
@@ -125,8 +150,9 @@ class LiteLLMBackend:
             return 0.0
         return total if math.isfinite(total) and total >= 0 else 0.0
 
-    async def _complete(self, content: str, kwargs: dict[str, Any]) -> tuple[Any, int]:
-        """One ``acompletion`` call under the retry policy; returns the response and attempts used."""
+    async def _complete(self, content: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """One ``acompletion`` call under the retry policy (the only retry layer); returns the
+        response and ``{"attempts": n, "retry_wait_s": seconds slept between attempts}``."""
         lib = _litellm()
         call: dict[str, Any] = {
             "model": self.model,
@@ -140,16 +166,91 @@ class LiteLLMBackend:
             call["api_base"] = self.api_base
         if self._api_key is not None:
             call["api_key"] = self._api_key
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_retries),
-            wait=wait_random_exponential(multiplier=self.wait_initial_s, max=self.wait_max_s),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                response = await lib.acompletion(**call)
-        return response, retrying.statistics.get("attempt_number", 1)
+        deadline = None if self.total_timeout_s is None else time.monotonic() + self.total_timeout_s
+        backoff = wait_random_exponential(multiplier=self.wait_initial_s, max=self.wait_max_s)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            after = retry_after_s(exc) if exc is not None else None
+            return min(after, MAX_RETRY_AFTER_S) if after is not None else backoff(state)
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self.max_retries:
+                return True
+            # Don't sleep into (or past) the budget: a retry that can't start in time is pointless.
+            return deadline is not None and time.monotonic() + state.upcoming_sleep >= deadline
+
+        retrying = AsyncRetrying(stop=stop, wait=wait, retry=retry_if_exception(is_transient), reraise=True)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    response = await self._attempt(lib, call, deadline)
+        except Exception as exc:
+            meta = _retry_meta(retrying)
+            if meta["attempts"] > 1:
+                exc.add_note(f"gave up after {meta['attempts']} attempt(s), {meta['retry_wait_s']:.2f}s waiting")
+            try:
+                exc.retry_meta = meta  # type: ignore[attr-defined]
+            except AttributeError:  # pragma: no cover - exceptions with __slots__
+                pass
+            if self._api_key and self._api_key in str(exc):
+                clean = RuntimeError(f"{type(exc).__name__} (message withheld: it contained the API key)")
+                clean.retry_meta = meta  # type: ignore[attr-defined]
+                raise clean from None
+            raise
+        return response, _retry_meta(retrying)
+
+    async def _attempt(self, lib: ModuleType, call: dict[str, Any], deadline: float | None) -> Any:
+        """One request; its timeout is ``timeout_s`` or what is left of the total budget."""
+        if deadline is None:
+            return await lib.acompletion(**call)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RetryBudgetExceeded(f"total time budget of {self.total_timeout_s}s spent")
+        try:
+            return await asyncio.wait_for(lib.acompletion(**{**call, "timeout": min(self.timeout_s, left)}), left)
+        except TimeoutError:
+            raise lib.Timeout(
+                message=f"total time budget of {self.total_timeout_s}s spent", model=self.model, llm_provider=""
+            ) from None
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms`` or ``Retry-After``, in seconds or
+    as an HTTP date), read from the litellm exception's response headers; None when absent."""
+    sources = [getattr(exc, "litellm_response_headers", None), getattr(exc, "headers", None)]
+    response = getattr(exc, "response", None)
+    sources.append(getattr(response, "headers", None))
+    for headers in sources:
+        if not headers:
+            continue
+        try:
+            ms = headers.get("retry-after-ms") or headers.get("Retry-After-Ms")
+            raw = headers.get("retry-after") or headers.get("Retry-After")
+        except Exception:  # noqa: BLE001 - odd header containers are not worth failing a call over
+            continue
+        try:
+            if ms is not None:
+                return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+        if raw is None:
+            continue
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(str(raw))
+        except (TypeError, ValueError):
+            continue
+        return max(0.0, when.timestamp() - time.time())
+    return None
+
+
+def _retry_meta(retrying: AsyncRetrying) -> dict[str, Any]:
+    stats = retrying.statistics
+    return {"attempts": int(stats.get("attempt_number", 1)), "retry_wait_s": round(float(stats.get("idle_for", 0.0)), 3)}
 
 
 def _field(obj: Any, key: str) -> Any:

@@ -24,10 +24,11 @@ class RecordingBackend:
         try:
             gen = await self.inner.generate(request)
         except Exception as exc:
-            await self._record("generate", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}", params=_gen_params(request))
+            await self._record("generate", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}",
+                               params={**_gen_params(request), **_retries(getattr(exc, "retry_meta", None))})
             raise
         await self._record("generate", request.full_prompt, gen.text, gen.usage, t0,
-                           params={**_gen_params(request), "finish_reason": gen.finish_reason})
+                           params={**_gen_params(request), "finish_reason": gen.finish_reason, **_retries(gen.meta)})
         return gen
 
     async def score(self, request: ScoreRequest) -> Scores:
@@ -37,11 +38,12 @@ class RecordingBackend:
             scores = await self.inner.score(request)
         except Exception as exc:
             await self._record("score", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}",
-                               params={"continuations": request.continuations})
+                               params={"continuations": request.continuations, **_retries(getattr(exc, "retry_meta", None))})
             raise
         reply = " ".join(f"{c.strip()}={lp:.4f}" for c, lp in zip(request.continuations, scores.logprobs))
         await self._record("score", request.full_prompt, reply, scores.usage, t0,
-                           params={"continuations": request.continuations, "logprobs": scores.logprobs})
+                           params={"continuations": request.continuations, "logprobs": scores.logprobs,
+                                   **_retries(getattr(scores, "meta", None))})
         return scores
 
     def cost(self, usage: Usage) -> float:
@@ -56,3 +58,10 @@ class RecordingBackend:
 
 def _gen_params(r: GenerateRequest) -> dict:
     return {"max_tokens": r.max_tokens, "temperature": r.temperature, "seed": r.seed, "prefix_chars": len(r.prefix)}
+
+
+def _retries(meta: object) -> dict:
+    """``attempts`` and ``retry_wait_s`` from a backend's meta (hosted backends retry), if any."""
+    if not isinstance(meta, dict):
+        return {}
+    return {k: meta[k] for k in ("attempts", "retry_wait_s") if k in meta}

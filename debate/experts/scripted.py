@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
 
-Reply = str | Callable[[GenerateRequest], str]
+Reply = str | Generation | None | Callable[[GenerateRequest], "str | Generation | None"]
 Scorer = Callable[[ScoreRequest], Sequence[float]]
 
 
@@ -18,6 +18,9 @@ class ScriptedBackend:
 
     ``scorer`` returns log-probs per continuation; by default the first continuation scores
     highest, so a scripted judge always answers the first option shown.
+
+    A reply may be a ``Generation`` (to script its ``finish_reason``, e.g. ``"length"`` for a
+    reply cut by the token limit) and ``None`` stands for a model that returned no text (``""``).
     """
 
     def __init__(
@@ -42,7 +45,10 @@ class ScriptedBackend:
         if isinstance(script, list):
             script = script[self._counts[request.role] % len(script)]
         self._counts[request.role] += 1
-        text = script(request) if callable(script) else script
+        reply = script(request) if callable(script) else script
+        if isinstance(reply, Generation):
+            return reply.model_copy(update={"usage": _usage(request.full_prompt, reply.text)})
+        text = "" if reply is None else str(reply)
         return Generation(text=text, usage=_usage(request.full_prompt, text), finish_reason="stop")
 
     async def score(self, request: ScoreRequest) -> Scores:

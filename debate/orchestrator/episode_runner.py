@@ -68,7 +68,8 @@ async def run_episode(
     try:
         verdict = await info.run(ctx, spec.params)
     except Exception as exc:  # noqa: BLE001 - an episode's failure is data, the run goes on
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        kind = getattr(exc, "kind", None)  # e.g. context_exceeded: a named failure, not a crash
+        detail = f"{kind}: {exc}" if isinstance(kind, str) else "".join(traceback.format_exception_only(type(exc), exc)).strip()
         await writer.finish_episode(ep, EpisodeStatus.ERROR, error=detail + "\n" + traceback.format_exc(limit=8))
         return EpisodeStatus.ERROR
     await writer.finish_episode(ep, EpisodeStatus.COMPLETE, verdict=verdict, gold_index=question.gold_index)

@@ -28,7 +28,8 @@ def build_backend(name: str, spec: ModelSpec) -> Backend:
             key = os.environ.get(spec.api_key_env)
             if key is None:
                 raise ConfigError(f"model {name!r}: environment variable {spec.api_key_env} is not set")
-        inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key)
+        inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key, timeout_s=spec.timeout_s,
+                               total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
     else:
         from debate.experts.scripted import ScriptedBackend
 

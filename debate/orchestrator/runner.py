@@ -26,6 +26,11 @@ from debate.storage import Database, DatabaseWriter, open_database
 from debate.storage.lease import run_lease
 
 
+class RunAborted(RuntimeError):
+    """The run stopped itself because too many episodes failed (``max_error_rate``); what it
+    finished is stored, the rest is left to resume by re-running the same command."""
+
+
 @dataclass
 class Progress:
     total: int
@@ -103,9 +108,17 @@ async def _run_plan(
         if progress:
             progress(prog)
         settings = SpeechSettings(config.speech_tokens, config.temperature, config.seed)
-        results = await _run_all(todo, by_id, models, writer, config, settings, prog, progress)
-        final = "complete" if all(r is EpisodeStatus.COMPLETE for r in results.values()) else "incomplete"
-        await writer.set_run_status(run_id, final)
+        results, aborted = await _run_all(todo, by_id, models, writer, config, settings, prog, progress)
+        if aborted:
+            await writer.set_run_status(run_id, "stopped")
+        else:
+            final = "complete" if all(r is EpisodeStatus.COMPLETE for r in results.values()) else "incomplete"
+            await writer.set_run_status(run_id, final)
+    if aborted:
+        raise RunAborted(
+            f"run {run_id!r} stopped: {prog.errors} of {prog.done} finished episodes failed "
+            f"(max_error_rate {config.max_error_rate:g}); fix the cause and re-run the same command to resume"
+        )
     return results, prog
 
 
@@ -118,7 +131,9 @@ async def _run_all(
     settings: SpeechSettings,
     prog: Progress,
     progress: ProgressFn | None,
-) -> dict[str, EpisodeStatus]:
+) -> tuple[dict[str, EpisodeStatus], bool]:
+    """Returns the finished episodes' statuses and whether the error-rate guard stopped the run
+    (then the unfinished episodes were cancelled and stay running/pending, to resume)."""
     sem = asyncio.Semaphore(config.max_in_flight)
     results: dict[str, EpisodeStatus] = {}
     best_of = {name: spec.best_of for name, spec in config.models.items()}
@@ -137,12 +152,27 @@ async def _run_all(
         prog.errors += st is EpisodeStatus.ERROR
         if progress:
             progress(prog)
+        if not aborted and _too_many_errors(config, prog):
+            aborted.append(True)
+            me = asyncio.current_task()
+            for t in tasks:
+                if t is not me:
+                    t.cancel()
 
-    # TaskGroup cancels the siblings if one raises (only storage failures do).
+    aborted: list[bool] = []
+    tasks: list[asyncio.Task[None]] = []
+    # TaskGroup cancels the siblings if one raises (only storage failures do); a task cancelled
+    # by the error-rate guard ends quietly, leaving its episode running/pending in the database.
     async with asyncio.TaskGroup() as tg:
         for spec in todo:
-            tg.create_task(one(spec))
-    return results
+            tasks.append(tg.create_task(one(spec)))
+    return results, bool(aborted)
+
+
+def _too_many_errors(config: RunConfig, prog: Progress) -> bool:
+    if config.max_error_rate is None or prog.done < config.min_episodes_for_error_rate:
+        return False
+    return prog.errors / prog.done > config.max_error_rate
 
 
 def run(config: RunConfig, **kwargs: object) -> RunResult:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from debate.core.question import LETTERS, JudgeView, Question
 from debate.core.transcript import Kind, ParseStatus, Role, Turn, Verdict
@@ -21,6 +23,48 @@ from debate.judges.transcript_view import SPEAKER
 from debate.protocols.best_of import best_of
 from debate.protocols.prompts import STOPS, answer_prompt, passage_prefix, speech_opening, speech_prompt
 from debate.protocols.quotes import close_quotes, verify_quotes
+
+
+T = TypeVar("T")
+
+CONTEXT_EXCEEDED = "context_exceeded"
+
+
+class ContextExceededError(ValueError):
+    """A prompt did not fit the model's context window; found before the model ran, never retried.
+
+    The episode runner stores it as ``context_exceeded: <backend's message>``, so
+    ``error like 'context_exceeded:%'`` finds these episodes.
+    """
+
+    kind = CONTEXT_EXCEEDED
+
+
+def _context_exceeded_types() -> tuple[type[BaseException], ...]:
+    """The backends' "prompt too long" errors, from modules already imported (none imports torch
+    or litellm here: if their module is not loaded, nothing can have raised them)."""
+    found: list[type[BaseException]] = []
+    engine = sys.modules.get("debate.experts.local.engine")
+    if engine is not None:
+        found.append(engine.ContextExceeded)
+    litellm = sys.modules.get("litellm")
+    cls = getattr(litellm, "ContextWindowExceededError", None) if litellm is not None else None
+    if isinstance(cls, type) and issubclass(cls, BaseException):
+        found.append(cls)
+    return tuple(found)
+
+
+async def guard_context(call: Awaitable[T]) -> T:
+    """Await a model call; a context-window overflow becomes a :class:`ContextExceededError`."""
+    try:
+        return await call
+    except ContextExceededError:
+        raise
+    except Exception as exc:
+        kinds = _context_exceeded_types()
+        if kinds and isinstance(exc, kinds):
+            raise ContextExceededError(f"{type(exc).__name__}: {exc}") from exc
+        raise
 
 
 @dataclass
@@ -82,7 +126,7 @@ class EpisodeContext:
         n = max(1, self.settings.best_of.get(role, 1))
         base = self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role)
         drafts = await asyncio.gather(*(self._draft(role, argues_for, round, framing, seen, base + 15485863 * k) for k in range(n)))
-        turn = drafts[0] if n == 1 else await best_of(self.judge, self.view, self._judge_turns(), drafts)
+        turn = drafts[0] if n == 1 else await guard_context(best_of(self.judge, self.view, self._judge_turns(), drafts))
         return await self._record(turn)
 
     async def _draft(self, role: Role, argues_for: int, round: int, framing: str, seen: list[Turn], seed: int) -> Turn:
@@ -90,12 +134,12 @@ class EpisodeContext:
         cue = f"{SPEAKER[role]} (defending {letter})"
         opening = speech_opening(letter, self.question.options[argues_for])
         prompt = speech_prompt(self.view, framing, seen, cue) + " " + opening
-        gen = await self.experts[role].generate(
+        gen = await guard_context(self.experts[role].generate(
             GenerateRequest(
                 prefix=passage_prefix(self.question), prompt=prompt, max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature, stop=STOPS, seed=seed, role=role.value,
             )
-        )
+        ))
         text = close_quotes((opening + gen.text).strip())
         return Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
@@ -106,10 +150,10 @@ class EpisodeContext:
     async def answer(self, role: Role, round: int = 0) -> int:
         """The expert answers directly, with the passage, by letter log-probability."""
         view = self.view
-        scores = await self.experts[role].score(
+        scores = await guard_context(self.experts[role].score(
             ScoreRequest(prefix=passage_prefix(self.question), prompt=answer_prompt(view),
                          continuations=[f" {x}" for x in view.letters], role=role.value)
-        )
+        ))
         probs = softmax(scores.logprobs) or [1.0 / len(view.options)] * len(view.options)
         k = max(range(len(probs)), key=probs.__getitem__)
         choice = self.shown(k)
@@ -122,7 +166,7 @@ class EpisodeContext:
 
     async def ask(self, round: int) -> Turn:
         """The judge asks the experts one question (interactive protocols)."""
-        text = await self.judge.ask(self.view, self._judge_turns())
+        text = await guard_context(self.judge.ask(self.view, self._judge_turns()))
         return await self._record(Turn(index=len(self.turns), round=round, role=Role.JUDGE, kind=Kind.JUDGE_QUESTION, text=text))
 
     def _judge_turns(self) -> list[Turn]:
@@ -131,7 +175,7 @@ class EpisodeContext:
     # ---- verdicts ---------------------------------------------------------------------
     async def decide(self, final: bool = True) -> Verdict:
         """The judge's verdict on the transcript so far, mapped back to underlying options."""
-        shown = await self.judge.judge(self.view, self._judge_turns())
+        shown = await guard_context(self.judge.judge(self.view, self._judge_turns()))
         return await self._finish(self.unshuffle(shown), final)
 
     async def expert_decides(self, role: Role) -> Verdict:
