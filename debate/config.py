@@ -15,6 +15,10 @@ class ConfigError(ValueError):
     """A config problem, told in one line that names the field and the file."""
 
 
+_OPERATIONAL_RUN = {"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate"}
+_OPERATIONAL_MODEL = ("max_batch", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s")
+
+
 class ModelSpec(BaseModel):
     """How to reach one model. API keys never live here: name the environment variable."""
 
@@ -130,10 +134,17 @@ class RunConfig(BaseModel):
     def hash(self) -> str:
         """What makes results comparable; ``db``, ``max_in_flight`` and the error-rate guard don't
         change results (so adding the guard to a run still resumes it)."""
-        data = self.model_dump(
-            mode="json", exclude={"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate"}
-        )
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.results_view(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def results_view(self) -> dict[str, Any]:
+        """The settings that change results. Where results go, how fast they are produced
+        (concurrency, rate limits, timeouts, retries, batch size) and the error-rate guard are
+        left out, so a run can be resumed slower, faster or more patiently."""
+        data = self.model_dump(mode="json", exclude=_OPERATIONAL_RUN)
+        for spec in data.get("models", {}).values():
+            for key in _OPERATIONAL_MODEL:
+                spec.pop(key, None)
+        return data
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:

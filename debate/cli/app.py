@@ -106,6 +106,7 @@ def rejudge(
     max_in_flight: Annotated[int, typer.Option(help="Episodes judged at once.")] = 32,
 ) -> None:
     """Judge stored transcripts again with another judge; verdicts are stored beside the old ones."""
+    from debate.orchestrator.rejudge import judge_label
     from debate.orchestrator.rejudge import rejudge as run_rejudge
 
     with user_errors():
@@ -115,14 +116,16 @@ def rejudge(
             raise ConfigError(f"--judge-kind: expected logprob or generative, got {judge_kind!r}")
         models = load_config(config) if config else None
         result = asyncio.run(run_rejudge(db, run_id, judge, judge_kind=judge_kind, max_in_flight=max_in_flight, models=models))
-        console.print(f"{result.judged} episodes judged by {judge}, {result.skipped} already judged, {result.errors} errors", markup=False)
-        _print_report(db, run_id, judge=judge)
+        label = judge_label(judge, judge_kind)
+        console.print(f"{result.judged} episodes judged by {label}, {result.skipped} already judged, {result.errors} errors", markup=False)
+        _print_report(db, run_id, judge=label)
     if result.errors:
         raise typer.Exit(1)
 
 
 def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, judge: str | None = None) -> None:
     from debate.report import accuracy_table, render_accuracy
+    from debate.report.accuracy import pooled_variant
     from debate.storage import open_database
 
     db = open_database(db_path)
@@ -133,8 +136,11 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, ju
         if judge is not None and run_id is None:
             raise ConfigError("--judge needs --run")
         outcomes = db.outcomes(run_id, judged_by=judge)
+        if judge is not None and not outcomes:
+            judges = sorted(db.verdict_judges(run_id)) if run_id else []
+            raise ConfigError(f"{db_path}: no verdicts by judge {judge!r} in run {run_id!r}; judges: {judges}")
         # Protocols split into variants (consultancy sides) also get one pooled row, as papers report them.
-        pooled = [o.model_copy(update={"variant": f"{o.protocol} (all)"}) for o in outcomes if o.variant != o.protocol]
+        pooled = [o.model_copy(update={"variant": pooled_variant(o.variant)}) for o in outcomes if pooled_variant(o.variant)]
         rows = accuracy_table(outcomes + pooled, by=by)
         title = Text(f"Judge accuracy — {run_id or 'all runs'} ({db_path})" + (f", re-judged by {judge}" if judge else ""))
         # Piped output would otherwise be cut at 80 columns.

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from contextvars import ContextVar
 
 from asyncio_throttle import Throttler
 
 from debate.core.usage import Usage
 from debate.experts.backend import Backend, GenerateRequest, Generation, ScoreRequest, Scores
+
+
+QUEUE_WAIT: ContextVar[float] = ContextVar("debate_queue_wait", default=0.0)
+"""Seconds the current call waited for a free slot or the rate limit, so call records can report
+model latency without the queueing in front of it."""
 
 
 class LimitedBackend:
@@ -37,18 +44,22 @@ class LimitedBackend:
 
     async def generate(self, request: GenerateRequest) -> Generation:
         sem, throttle = self._limits()
+        t0 = time.perf_counter()
         async with sem:
             if throttle is not None:
                 async with throttle:
                     pass
+            QUEUE_WAIT.set(time.perf_counter() - t0)
             return await self.inner.generate(request)
 
     async def score(self, request: ScoreRequest) -> Scores:
         sem, throttle = self._limits()
+        t0 = time.perf_counter()
         async with sem:
             if throttle is not None:
                 async with throttle:
                     pass
+            QUEUE_WAIT.set(time.perf_counter() - t0)
             return await self.inner.score(request)
 
     def cost(self, usage: Usage) -> float:

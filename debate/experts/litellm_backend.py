@@ -107,12 +107,34 @@ class LiteLLMBackend:
     def __repr__(self) -> str:
         return f"LiteLLMBackend(model={self.model!r}, api_base={self.api_base!r})"
 
+    def context_window(self) -> int | None:
+        """Input tokens the model accepts, from litellm's model table (None when unknown)."""
+        try:
+            info = _litellm().get_model_info(self.model)
+        except Exception:  # noqa: BLE001 - unknown models (local servers) have no entry
+            return None
+        return info.get("max_input_tokens") or info.get("max_tokens")
+
+    def _check_context(self, prompt: str, max_tokens: int) -> None:
+        """Refuse a prompt that cannot fit before paying for the call (and never retry it)."""
+        window = self.context_window()
+        if window is None:
+            return
+        lib = _litellm()
+        n = lib.token_counter(model=self.model, messages=[{"role": "user", "content": prompt}])
+        if n > window:
+            raise lib.ContextWindowExceededError(
+                message=f"prompt is {n} tokens; {self.model} accepts {window}", model=self.model,
+                llm_provider=self.model.split("/")[0],
+            )
+
     async def generate(self, request: GenerateRequest) -> Generation:
         kwargs: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": request.temperature}
         if request.stop:
             kwargs["stop"] = list(request.stop)
         if request.seed is not None:
             kwargs["seed"] = request.seed
+        self._check_context(request.full_prompt, request.max_tokens)
         response, meta = await self._complete(request.full_prompt, kwargs)
         choice = response.choices[0]
         text = _field(choice.message, "content") or ""
@@ -133,6 +155,7 @@ class LiteLLMBackend:
         letters; a continuation longer than one token is never a whole token and scores ``-inf``.
         """
         kwargs = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
+        self._check_context(request.full_prompt, 1)
         response, meta = await self._complete(request.full_prompt, kwargs)
         top = _first_top_logprobs(response.choices[0])
         return ScoresWithMeta(

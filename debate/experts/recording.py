@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from debate.core.usage import CallRecord, Usage
+from debate.experts.limits import QUEUE_WAIT
 from debate.experts.backend import Backend, GenerateRequest, Generation, ScoreRequest, Scores
 
 OnCall = Callable[[CallRecord], Awaitable[None]]
@@ -21,6 +22,7 @@ class RecordingBackend:
     async def generate(self, request: GenerateRequest) -> Generation:
         request = request.model_copy(update={"role": self.role})
         t0 = time.perf_counter()
+        QUEUE_WAIT.set(0.0)
         try:
             gen = await self.inner.generate(request)
         except Exception as exc:
@@ -34,6 +36,7 @@ class RecordingBackend:
     async def score(self, request: ScoreRequest) -> Scores:
         request = request.model_copy(update={"role": self.role})
         t0 = time.perf_counter()
+        QUEUE_WAIT.set(0.0)
         try:
             scores = await self.inner.score(request)
         except Exception as exc:
@@ -50,9 +53,12 @@ class RecordingBackend:
         return self.inner.cost(usage)
 
     async def _record(self, purpose: str, prompt: str, reply: str, usage: Usage, t0: float, *, error: str | None = None, params: dict | None = None) -> None:
+        # Latency is the model's time: the wait for a free connection or the rate limit is kept apart.
+        queued = QUEUE_WAIT.get()
         await self.on_call(CallRecord(
             model=self.name, purpose=purpose, role=self.role, prompt=prompt, reply=reply, usage=usage,
-            latency_s=time.perf_counter() - t0, cost_usd=self.inner.cost(usage), error=error, params=params or {},
+            latency_s=max(0.0, time.perf_counter() - t0 - queued), cost_usd=self.inner.cost(usage), error=error,
+            params={**(params or {}), "queue_s": round(queued, 4)},
         ))
 
 

@@ -19,6 +19,11 @@ from debate.orchestrator.models import build_backends, make_judge
 from debate.storage import DatabaseWriter, open_database
 
 
+def judge_label(judge: str, kind: str) -> str:
+    """How re-judge verdicts are keyed: the model, plus the judging method unless it is log-prob."""
+    return judge if kind == "logprob" else f"{judge} ({kind})"
+
+
 @dataclass
 class RejudgeResult:
     judged: int
@@ -47,7 +52,8 @@ async def rejudge(
             raise ConfigError(f"{db_path}: no run named {run_id!r}; runs: {[r.id for r in db.runs()]}")
         backend = build_backends(cfg, backends)[judge]
         episodes = [e for e in db.episodes(run_id, status=EpisodeStatus.COMPLETE) if "judge" in e.roles]
-        done = {o.episode_id for o in db.outcomes(run_id, judged_by=backend.name)}
+        label = judge_label(backend.name, judge_kind)
+        done = {o.episode_id for o in db.outcomes(run_id, judged_by=label)}
         todo = [e for e in episodes if e.id not in done]
         sem = asyncio.Semaphore(max_in_flight)
         errors = 0
@@ -69,7 +75,8 @@ async def rejudge(
                     except Exception:  # noqa: BLE001 - recorded by the call record; the rest go on
                         errors += 1
                         return
-                await writer.add_verdict(ep.id, shown.unshuffle(ep.order), question.gold_index, is_final=False)
+                verdict = shown.unshuffle(ep.order).model_copy(update={"judge_model": label})
+                await writer.add_verdict(ep.id, verdict, question.gold_index, is_final=False)
 
             async with asyncio.TaskGroup() as tg:
                 for ep in todo:

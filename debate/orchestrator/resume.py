@@ -14,9 +14,6 @@ from pathlib import Path
 from debate.config import ConfigError, RunConfig
 from debate.core.question import Question
 
-_NOT_RESULTS = {"db", "max_in_flight"}
-
-
 def questions_digest(questions: list[Question]) -> str:
     h = hashlib.sha256()
     for q in questions:
@@ -43,8 +40,11 @@ def check_resumable(config: RunConfig, questions: list[Question]) -> None:
         db.close()
     if row is None or row.config_hash == run_fingerprint(config, questions):
         return
-    old = {k: v for k, v in json.loads(row.config_json).items() if k not in _NOT_RESULTS}
-    new = {k: v for k, v in config.model_dump(mode="json").items() if k not in _NOT_RESULTS}
+    try:
+        old = RunConfig.model_validate_json(row.config_json).results_view()
+    except ValueError:  # written by another tool (e.g. an importer): compare what is there
+        old = json.loads(row.config_json)
+    new = config.results_view()
     changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
     what = f"settings ({', '.join(changed)})" if changed else "questions (the dataset's content changed)"
     raise ConfigError(

@@ -100,6 +100,7 @@ async def _run_plan(
     by_id = {q.id: q for q in qs}
     async with DatabaseWriter(db) as writer:
         await writer.put_run(run_id, config.name, config.model_dump_json(), run_fingerprint(config, qs))
+        await writer.set_run_status(run_id, "running")
         uids = await writer.put_questions(qs)
         await writer.put_episodes(specs, uids)
         status = db.episode_status(run_id)

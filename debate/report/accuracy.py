@@ -10,6 +10,8 @@ Counting rules (the ones a reader of a results table needs to trust it):
 
 from __future__ import annotations
 
+import re
+
 import math
 from collections import defaultdict
 
@@ -88,3 +90,13 @@ def _row(key: dict[str, str], members: list[Outcome]) -> AccuracyRow:
         errors=sum(1 for o in members if o.status is EpisodeStatus.ERROR),
         pending=sum(1 for o in members if o.status in (EpisodeStatus.PENDING, EpisodeStatus.RUNNING)),
     )
+
+
+_SIDED = re.compile(r"(?P<base>.*)\[(?:correct|incorrect)\]")
+
+
+def pooled_variant(variant: str) -> str | None:
+    """``consultancy(rounds=2)[correct]`` -> ``consultancy(rounds=2) (all)``: the two sides of one
+    setting pooled, as papers report consultancy; None for a variant without sides."""
+    m = _SIDED.fullmatch(variant)
+    return f"{m.group('base')} (all)" if m else None

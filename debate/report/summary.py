@@ -25,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from debate.core import EpisodeStatus
-from debate.report.accuracy import AccuracyRow, accuracy_table, wilson_interval
+from debate.report.accuracy import AccuracyRow, accuracy_table, pooled_variant, wilson_interval
 from debate.report.bootstrap import N_RESAMPLES, bootstrap_outcomes_ci, judged_correct
 from debate.report.calibration import CalibrationSummary, summarise_calibration
 from debate.report.debaters import QuoteRateRow, WinRateRow, expert_positions, quote_rates, win_rates
@@ -96,8 +96,8 @@ class Analysis(BaseModel):
 
 
 def _pooled(items: Sequence[Any], variant: Callable[[Any], str], protocol: Callable[[Any], str]) -> list[Any]:
-    """Copies labelled ``PROTOCOL (all)`` of the items whose protocol splits into variants."""
-    return [i.model_copy(update={"variant": f"{protocol(i)} (all)"}) for i in items if variant(i) != protocol(i)]
+    """Copies labelled ``SETTING (all)`` of the items whose setting splits into sides."""
+    return [i.model_copy(update={"variant": pooled_variant(variant(i))}) for i in items if pooled_variant(variant(i))]
 
 
 def _accuracy(outcomes: list[Outcome], seed: int, n_resamples: int) -> list[AccuracyCIRow]:
@@ -224,7 +224,7 @@ def _p(x: float) -> str:
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], right_from: int) -> Table:
     """Every cell is a ``Text``: model names and labels come from users and models and must not
     be read as rich markup."""
-    table = Table(title=title)
+    table = Table(title=Text(title))  # run names are not markup
     for i, c in enumerate(columns):
         table.add_column(c, justify="right" if i >= right_from else "left", no_wrap=i < right_from)
     for r in rows:

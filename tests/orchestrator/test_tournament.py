@@ -33,10 +33,11 @@ def swayed_judge() -> ScriptedBackend:
 async def test_tournament_ratings_follow_persuasiveness(tmp_path):
     base = RunConfig(name="t", db=str(tmp_path / "t.sqlite"), judge="judge", speech_tokens=8)
     cfg = tournament_config(base, ["strong", "medium", "weak"], rounds=1)
-    # 3 cross pairs + 3 self-play pairs
+    # 3 self-play pairs + 6 ordered cross pairs (each debater in each seat)
     assert [tuple(p.roles.values()) for p in cfg.protocols] == [
-        ("strong", "strong"), ("strong", "medium"), ("strong", "weak"),
-        ("medium", "medium"), ("medium", "weak"), ("weak", "weak"),
+        ("strong", "strong"), ("medium", "medium"), ("weak", "weak"),
+        ("strong", "medium"), ("strong", "weak"), ("medium", "strong"),
+        ("medium", "weak"), ("weak", "strong"), ("weak", "medium"),
     ]
     backends = {
         "strong": ScriptedBackend(name="strong", replies={"*": "a convincing point</quote>"}),
@@ -46,7 +47,7 @@ async def test_tournament_ratings_follow_persuasiveness(tmp_path):
     }
     qs = [question(f"q{i}", gold=i % 2) for i in range(4)]
     result = await run_experiment(cfg, questions=qs, backends=backends)
-    assert (result.total, result.errors) == (6 * 4 * 2, 0)
+    assert (result.total, result.errors) == (9 * 4 * 2, 0)
 
     db = open_database(cfg.db)
     analysis = analyse(db, "t", n_resamples=200, rating_resamples=50)
@@ -55,8 +56,7 @@ async def test_tournament_ratings_follow_persuasiveness(tmp_path):
     assert rating["strong"] > rating["medium"] > rating["weak"]
     # strong vs weak: strong's side always chosen.
     con = sqlite3.connect(cfg.db)
-    rows = con.execute("""select e.correct, e.chosen, e.order_json from episodes e
-                          where e.roles_json like '%"debater_a": "strong"%' and e.roles_json like '%"debater_b": "weak"%'""").fetchall()
+    rows = con.execute("select correct, chosen, order_json from episodes where variant = 'debate[strong vs weak]'").fetchall()
     assert len(rows) == 8
     for _correct, chosen, order in rows:
         assert chosen == int(order.strip("[]").split(",")[0])  # debater A argues the first shown option
