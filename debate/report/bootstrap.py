@@ -88,7 +88,7 @@ def bootstrap_outcomes_ci(
     ``n`` as the accuracy table: parse failures count as wrong, errors and pending are out)."""
     complete = [o for o in outcomes if o.status is EpisodeStatus.COMPLETE]
     return bootstrap_accuracy_ci(
-        [float(judged_correct(o)) for o in complete], [o.question_uid for o in complete],
+        [float(judged_correct(o)) for o in complete], [o.question_key for o in complete],
         n_resamples=n_resamples, seed=seed, level=level,
     )
 

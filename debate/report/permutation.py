@@ -95,7 +95,7 @@ def paired_differences(a: Sequence[Outcome], b: Sequence[Outcome]) -> dict[str, 
         keyed: dict[tuple[str, str], list[float]] = defaultdict(list)
         for o in outcomes:
             if o.status is EpisodeStatus.COMPLETE:
-                keyed[(o.question_uid, o.order_json)].append(float(judged_correct(o)))
+                keyed[(o.question_key, o.order_json)].append(float(judged_correct(o)))
         return keyed
 
     ka, kb = by_key(a), by_key(b)
@@ -113,8 +113,8 @@ def compare_outcomes(
 ) -> PairedComparison:
     """Paired permutation test between two arms' outcomes (pairs by question and order)."""
     per_q = paired_differences(a, b)
-    n_pairs = len({(o.question_uid, o.order_json) for o in a if o.status is EpisodeStatus.COMPLETE}
-                  & {(o.question_uid, o.order_json) for o in b if o.status is EpisodeStatus.COMPLETE})
+    n_pairs = len({(o.question_key, o.order_json) for o in a if o.status is EpisodeStatus.COMPLETE}
+                  & {(o.question_key, o.order_json) for o in b if o.status is EpisodeStatus.COMPLETE})
     test = sign_flip_test([x - y for x, y in per_q.values()], n_permutations=n_permutations, seed=seed)
     return PairedComparison(
         n_questions=len(per_q),

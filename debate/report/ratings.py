@@ -71,7 +71,7 @@ def debate_games(turns: Sequence[SpeechTurnRow], outcomes: Sequence[Outcome]) ->
         if len(winners) != 1:
             continue  # the judge chose an option neither argued (more than two options)
         loser = pair[1] if winners[0] is pair[0] else pair[0]
-        games.append(Game(winner=winners[0].model, loser=loser.model, question_uid=outcome.question_uid, episode_id=episode_id))
+        games.append(Game(winner=winners[0].model, loser=loser.model, question_uid=outcome.question_key, episode_id=episode_id))
     return games
 
 

@@ -56,6 +56,12 @@ class Outcome(BaseModel):
     gold_index: int
     order_json: str
 
+    @property
+    def question_key(self) -> str:
+        """The question across versions and copies (the uid without its content hash): statistics
+        cluster by it, so e.g. the NYU rooms that asked one question count as one question."""
+        return self.question_uid.rsplit(":", 1)[0]
+
 
 class Database:
     """A debate database on disk. Use ``open_database`` to get one."""
