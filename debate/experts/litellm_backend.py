@@ -273,7 +273,7 @@ def retry_after_s(exc: BaseException) -> float | None:
 
 def _retry_meta(retrying: AsyncRetrying) -> dict[str, Any]:
     stats = retrying.statistics
-    return {"attempts": int(stats.get("attempt_number", 1)), "retry_wait_s": round(float(stats.get("idle_for", 0.0)), 3)}
+    return {"attempts": int(stats.get("attempt_number", 1)), "retry_wait_s": round(float(stats.get("idle_for", 0.0)), 6)}
 
 
 def _field(obj: Any, key: str) -> Any:

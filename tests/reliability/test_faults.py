@@ -231,7 +231,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
     class Fast(base):  # type: ignore[misc, valid-type]
         def __init__(self, *a: Any, **kw: Any) -> None:
-            kw.setdefault("wait_initial_s", 0.001)
+            kw.setdefault("wait_initial_s", 0.005)
             kw.setdefault("wait_max_s", 0.01)
             kw.setdefault("timeout_s", 5)
             super().__init__(*a, **kw)
