@@ -15,7 +15,7 @@ class ConfigError(ValueError):
     """A config problem, told in one line that names the field and the file."""
 
 
-_OPERATIONAL_RUN = {"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate"}
+_OPERATIONAL_RUN = {"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate", "call_cache", "call_cache_mode"}
 _OPERATIONAL_MODEL = ("max_batch", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s")
 
 
@@ -119,6 +119,11 @@ class RunConfig(BaseModel):
     """Stop the run (resumably) once more than this fraction of its finished episodes failed."""
     min_episodes_for_error_rate: int = Field(default=10, ge=1)
     """``max_error_rate`` is checked only once this many episodes have finished."""
+    call_cache: str | None = None
+    """Path of an SQLite model-call cache (its own file, or the run database): identical calls
+    are replayed from it instead of recomputed. Off when unset."""
+    call_cache_mode: Literal["use", "refresh", "off"] = "use"
+    """``use``: read and write the cache; ``refresh``: call the model anyway and overwrite; ``off``: ignore it."""
 
     @field_validator("protocols")
     @classmethod

@@ -49,6 +49,8 @@ def run(
     max_in_flight: Annotated[Optional[int], typer.Option(help="Episodes running at once.")] = None,
     speech_tokens: Annotated[Optional[int], typer.Option(help="Token budget per expert speech.")] = None,
     plugin: Annotated[Optional[list[str]], typer.Option("--plugin", help="Repeatable: module or .py file registering protocols.")] = None,
+    call_cache: Annotated[Optional[str], typer.Option("--call-cache", help="SQLite file caching model calls: identical calls replay without compute.")] = None,
+    call_cache_mode: Annotated[Optional[str], typer.Option("--call-cache-mode", help="use | refresh (call again, overwrite) | off")] = None,
 ) -> None:
     """Run (or resume) an experiment and print the judge-accuracy table."""
     from debate.orchestrator import run_experiment
@@ -60,7 +62,7 @@ def run(
         cfg = load_config(
             config, name=name, db=db, dataset=dataset, limit=limit, protocols=protocols, expert=expert, judge=judge,
             judge_kind=judge_kind, both_orders=both_orders, seed=seed, max_in_flight=max_in_flight, speech_tokens=speech_tokens,
-            plugins=plugin,
+            plugins=plugin, call_cache=call_cache, call_cache_mode=call_cache_mode,
         )
         questions = prepare(cfg)
         check_resumable(cfg, questions)

@@ -54,6 +54,14 @@ class EpisodeSpec(BaseModel):
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
     @property
+    def sampling_seed(self) -> int:
+        """The episode's own random stream: fixed by what the episode is, not by which run (or
+        database) it is in, so the same episode samples the same speeches everywhere (and a
+        model-call cache can replay it)."""
+        data = self.model_dump(mode="json", exclude={"run_id", "label"})
+        return int(hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8], 16)
+
+    @property
     def variant(self) -> str:
         """The report row: the setting's label plus the params that split it (consultancy side)."""
         side = self.params.get("side")

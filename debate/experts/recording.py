@@ -27,10 +27,11 @@ class RecordingBackend:
             gen = await self.inner.generate(request)
         except Exception as exc:
             await self._record("generate", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}",
-                               params={**_gen_params(request), **_retries(getattr(exc, "retry_meta", None))})
+                               params={**_gen_params(request), **_retries(getattr(exc, "retry_meta", None)), "cache_hit": False})
             raise
         await self._record("generate", request.full_prompt, gen.text, gen.usage, t0,
-                           params={**_gen_params(request), "finish_reason": gen.finish_reason, **_retries(gen.meta)})
+                           params={**_gen_params(request), "finish_reason": gen.finish_reason, **_retries(gen.meta),
+                                   "cache_hit": _hit(gen.meta)})
         return gen
 
     async def score(self, request: ScoreRequest) -> Scores:
@@ -41,12 +42,13 @@ class RecordingBackend:
             scores = await self.inner.score(request)
         except Exception as exc:
             await self._record("score", request.full_prompt, "", Usage(), t0, error=f"{type(exc).__name__}: {exc}",
-                               params={"continuations": request.continuations, **_retries(getattr(exc, "retry_meta", None))})
+                               params={"continuations": request.continuations, **_retries(getattr(exc, "retry_meta", None)),
+                                       "cache_hit": False})
             raise
         reply = " ".join(f"{c.strip()}={lp:.4f}" for c, lp in zip(request.continuations, scores.logprobs))
         await self._record("score", request.full_prompt, reply, scores.usage, t0,
                            params={"continuations": request.continuations, "logprobs": scores.logprobs,
-                                   **_retries(getattr(scores, "meta", None))})
+                                   **_retries(getattr(scores, "meta", None)), "cache_hit": _hit(getattr(scores, "meta", None))})
         return scores
 
     def cost(self, usage: Usage) -> float:
@@ -55,9 +57,11 @@ class RecordingBackend:
     async def _record(self, purpose: str, prompt: str, reply: str, usage: Usage, t0: float, *, error: str | None = None, params: dict | None = None) -> None:
         # Latency is the model's time: the wait for a free connection or the rate limit is kept apart.
         queued = QUEUE_WAIT.get()
+        # A cache hit spent nothing: its usage is the original call's, its cost is zero.
+        cost = 0.0 if (params or {}).get("cache_hit") else self.inner.cost(usage)
         await self.on_call(CallRecord(
             model=self.name, purpose=purpose, role=self.role, prompt=prompt, reply=reply, usage=usage,
-            latency_s=max(0.0, time.perf_counter() - t0 - queued), cost_usd=self.inner.cost(usage), error=error,
+            latency_s=max(0.0, time.perf_counter() - t0 - queued), cost_usd=cost, error=error,
             params={**(params or {}), "queue_s": round(queued, 4)},
         ))
 
@@ -71,3 +75,8 @@ def _retries(meta: object) -> dict:
     if not isinstance(meta, dict):
         return {}
     return {k: meta[k] for k in ("attempts", "retry_wait_s") if k in meta}
+
+
+def _hit(meta: object) -> bool:
+    """Whether the reply came from the call cache (``meta["cache_hit"]``)."""
+    return isinstance(meta, dict) and bool(meta.get("cache_hit", False))

@@ -59,7 +59,7 @@ async def run_episode(
         judge=make_judge(judge_kind, judge_backend) if judge_backend else _NoJudge(),
         # Each episode samples from its own stream; the run seed still changes them all.
         settings=SpeechSettings(
-            settings.max_tokens, settings.temperature, spec.seed * 1_000_003 + int(spec.id[:8], 16),
+            settings.max_tokens, settings.temperature, spec.sampling_seed,
             best_of={_ROLE[r]: (best_of or {}).get(spec.roles.model_for(r), 1) for r in info.roles if r != "judge"},
         ),
         on_turn=on_turn,

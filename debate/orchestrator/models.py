@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 
-from debate.config import ConfigError, ModelSpec, RunConfig
+from debate.config import _OPERATIONAL_MODEL, ConfigError, ModelSpec, RunConfig
 from debate.experts.backend import Backend
 from debate.experts.limits import LimitedBackend
+from debate.storage.call_cache_store import CallCacheStore, open_call_cache
+from debate.experts.call_cache import CachingBackend
 from debate.judges.base import Judge
 from debate.judges.generative import GenerativeJudge
 from debate.judges.logprob import LogProbJudge
 
 
-def build_backend(name: str, spec: ModelSpec) -> Backend:
+def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = None, cache_mode: str = "use") -> Backend:
     if spec.backend == "local":
         from debate.experts.local import LocalBackend
 
@@ -34,6 +36,8 @@ def build_backend(name: str, spec: ModelSpec) -> Backend:
         from debate.experts.scripted import ScriptedBackend
 
         inner = ScriptedBackend(name=name, replies=dict(spec.replies or {}), delay_s=spec.delay_s)
+    if cache is not None:
+        inner = CachingBackend(inner, cache, cache_mode, spec=_cache_spec(spec), name=name)  # type: ignore[arg-type]
     return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second, name=name)
 
 
@@ -46,16 +50,33 @@ def model_names(config: RunConfig) -> set[str]:
 
 
 def build_backends(config: RunConfig, given: dict[str, Backend] | None = None) -> dict[str, Backend]:
-    """Resolve every referenced model; ``given`` supplies ready backends by name (tests, scripts)."""
+    """Resolve every referenced model; ``given`` supplies ready backends by name (tests, scripts).
+
+    With ``config.call_cache`` set (and ``call_cache_mode`` not ``off``) each backend is wrapped
+    as ``LimitedBackend(CachingBackend(inner))``, so a hit still counts against the limits but
+    never reaches the model."""
     given = dict(given or {})
+    cache = open_call_cache(config.call_cache) if config.call_cache and config.call_cache_mode != "off" else None
     out: dict[str, Backend] = {}
     for name in sorted(model_names(config)):
         if name in given:
             # Given backends keep their own limits; the wrapper only names them as the config does.
-            out[name] = LimitedBackend(given[name], max_concurrency=1_000_000, name=name)
+            inner = given[name]
+            if cache is not None:
+                spec = _cache_spec(config.models[name]) if name in config.models else {"backend": "given"}
+                inner = CachingBackend(inner, cache, config.call_cache_mode, spec=spec, name=name)  # type: ignore[assignment]
+            out[name] = LimitedBackend(inner, max_concurrency=1_000_000, name=name)
         else:
-            out[name] = build_backend(name, config.model_spec(name))
+            out[name] = build_backend(name, config.model_spec(name), cache, config.call_cache_mode)
     return out
+
+
+def _cache_spec(spec: ModelSpec) -> dict:
+    """The parts of a model spec that change its outputs (the call cache's key)."""
+    data = spec.model_dump(mode="json")
+    for key in (*_OPERATIONAL_MODEL, "api_key_env", "best_of"):
+        data.pop(key, None)
+    return data
 
 
 def make_judge(kind: str, backend: Backend) -> Judge:

@@ -111,12 +111,23 @@ class EpisodeContext:
 
     # ---- turns ------------------------------------------------------------------------
     async def _record(self, turn: Turn) -> Turn:
+        turn = turn.model_copy(update={"index": len(self.turns)})
         self.turns.append(turn)
         if self.on_turn is not None:
             await self.on_turn(turn)
         return turn
 
-    async def speak(self, role: Role, argues_for: int, round: int, framing: str, transcript: list[Turn] | None = None) -> Turn:
+    async def speak_together(self, speeches: list[tuple[Role, int]], round: int, framing: str) -> list[Turn]:
+        """Simultaneous speeches: each speaker sees only the turns before this round, and the
+        speeches are recorded in the order given (not in the order they finish), so a rerun
+        gives the judge the same transcript."""
+        before = list(self.turns)
+        drafts = await asyncio.gather(*(self.speak(role, option, round, framing, before, record=False) for role, option in speeches))
+        return [await self._record(t) for t in drafts]
+
+    async def speak(
+        self, role: Role, argues_for: int, round: int, framing: str, transcript: list[Turn] | None = None, *, record: bool = True
+    ) -> Turn:
         """An expert speech for ``argues_for``, seeing ``transcript`` (default: every turn so far).
 
         With best-of-N for this role, N drafts are written and the one the judge most prefers
@@ -127,7 +138,7 @@ class EpisodeContext:
         base = self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role)
         drafts = await asyncio.gather(*(self._draft(role, argues_for, round, framing, seen, base + 15485863 * k) for k in range(n)))
         turn = drafts[0] if n == 1 else await guard_context(best_of(self.judge, self.view, self._judge_turns(), drafts))
-        return await self._record(turn)
+        return await self._record(turn) if record else turn
 
     async def _draft(self, role: Role, argues_for: int, round: int, framing: str, seen: list[Turn], seed: int) -> Turn:
         letter = self.letter(argues_for)

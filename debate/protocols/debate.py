@@ -7,8 +7,6 @@ current-round speech from the other; sequential rounds let B answer A.
 
 from __future__ import annotations
 
-import asyncio
-
 from debate.core.transcript import Role, Verdict
 from debate.protocols.context import EpisodeContext
 from debate.protocols.params import Rounds
@@ -22,11 +20,7 @@ async def debate_rounds(
     framing = debate_framing(ctx.letter(a_option), ctx.letter(b_option))
     for r in range(first_round, first_round + rounds):
         if simultaneous:
-            before = list(ctx.turns)
-            await asyncio.gather(
-                ctx.speak(Role.DEBATER_A, a_option, r, framing, before),
-                ctx.speak(Role.DEBATER_B, b_option, r, framing, before),
-            )
+            await ctx.speak_together([(Role.DEBATER_A, a_option), (Role.DEBATER_B, b_option)], r, framing)
         else:
             await ctx.speak(Role.DEBATER_A, a_option, r, framing)
             await ctx.speak(Role.DEBATER_B, b_option, r, framing)
