@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 
 from asyncio_throttle import Throttler
@@ -42,7 +44,9 @@ class LimitedBackend:
             self._throttle = Throttler(rate_limit=max(1, round(self._rps)), period=max(1, round(self._rps)) / self._rps) if self._rps else None
         return self._sem, self._throttle
 
-    async def generate(self, request: GenerateRequest) -> Generation:
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """Hold a connection slot (and pass the rate limit) for one call; record the wait."""
         sem, throttle = self._limits()
         t0 = time.perf_counter()
         async with sem:
@@ -50,16 +54,14 @@ class LimitedBackend:
                 async with throttle:
                     pass
             QUEUE_WAIT.set(time.perf_counter() - t0)
+            yield
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        async with self._slot():
             return await self.inner.generate(request)
 
     async def score(self, request: ScoreRequest) -> Scores:
-        sem, throttle = self._limits()
-        t0 = time.perf_counter()
-        async with sem:
-            if throttle is not None:
-                async with throttle:
-                    pass
-            QUEUE_WAIT.set(time.perf_counter() - t0)
+        async with self._slot():
             return await self.inner.score(request)
 
     def cost(self, usage: Usage) -> float:
