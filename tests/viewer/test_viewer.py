@@ -267,13 +267,16 @@ async def test_search_narrows_to_question_and_turn_text(small_db):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         lst = app.screen.episode_list
-        for term, n in (("(q2)", 8), ("(debater_b)", 4), ("[link=x]", 18), ("no such words", 0)):
+        # "[link=x]" sits in every speech and in those judge questions whose reply came first in
+        # the scripted judge's cycle, which depends on scheduling: its count comes from the DB alone.
+        for term, n in (("(q2)", 8), ("(debater_b)", 4), ("[link=x]", None), ("no such words", 0)):
             await pilot.press("slash")
             app.screen.query_one("#search").value = term
             await pilot.press("enter")
             await pilot.pause()
             assert app.screen.filter.search == term
-            assert lst.count == expected(term) == n, term
+            assert lst.count == expected(term), term
+            assert expected(term) == n if n is not None else expected(term) >= 12, term
         await pilot.press("slash", "escape")  # cancelling keeps the search and stays on the list
         await pilot.pause()
         assert isinstance(app.screen, EpisodesScreen) and app.screen.filter.search == "no such words"
