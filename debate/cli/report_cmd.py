@@ -8,7 +8,7 @@ adds the command to any typer app.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -32,7 +32,7 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
     ) -> None:
         """Accuracy with Wilson and question-bootstrap CIs, paired permutation tests between
         protocols, calibration, win rates by side, quote verification and debater ratings."""
-        from debate.report.summary import analyse, plot_analysis, render_analysis
+        from debate.report.summary import analyse
         from debate.storage import open_database
 
         with user_errors():
@@ -45,17 +45,25 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
                 result = analyse(database, run_id, seed=seed, n_resamples=resamples)
             finally:
                 database.close()
-            # Piped output would otherwise be cut at 80 columns.
-            printer = out_console if out_console.is_terminal else Console(width=200)
-            for renderable in render_analysis(result):
-                printer.print(renderable)
+            printer = print_analysis(result, out_console, plot)
             if json_out is not None:
                 json_out.parent.mkdir(parents=True, exist_ok=True)
                 json_out.write_text(result.model_dump_json(indent=2), encoding="utf-8")
                 printer.print(f"analysis saved to {json_out}", markup=False, highlight=False)
-            if plot is not None:
-                for path in plot_analysis(result, plot):
-                    printer.print(f"figure: {path}", markup=False, highlight=False)
 
 
 __all__ = ["register"]
+
+
+def print_analysis(result: Any, console: Console, plot: Path | None = None) -> Console:
+    """Print every table of an ``Analysis`` (and write its figures); returns the console used."""
+    from debate.report.summary import plot_analysis, render_analysis
+
+    # Piped output would otherwise be cut at 80 columns.
+    printer = console if console.is_terminal else Console(width=200)
+    for renderable in render_analysis(result):
+        printer.print(renderable)
+    if plot is not None:
+        for path in plot_analysis(result, plot):
+            printer.print(f"figure: {path}", markup=False, highlight=False)
+    return printer

@@ -30,7 +30,8 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
         from debate.orchestrator import run_experiment
         from debate.orchestrator.runner import prepare
         from debate.orchestrator.tournament import tournament_config
-        from debate.report.summary import analyse, plot_analysis, render_analysis
+        from debate.cli.report_cmd import print_analysis
+        from debate.report.summary import analyse
         from debate.storage import open_database
 
         with user_errors():
@@ -45,9 +46,4 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
                 analysis = analyse(db, cfg.name)
             finally:
                 db.close()
-            printer = out if out.is_terminal else Console(width=200)
-            for renderable in render_analysis(analysis):
-                printer.print(renderable)
-            if plot is not None:
-                for path in plot_analysis(analysis, plot):
-                    printer.print(f"figure: {path}", markup=False, highlight=False)
+            print_analysis(analysis, out, plot)

@@ -29,7 +29,7 @@ from debate.report.accuracy import AccuracyRow, accuracy_table, pooled_variant, 
 from debate.report.bootstrap import N_RESAMPLES, bootstrap_outcomes_ci, judged_correct
 from debate.report.calibration import CalibrationSummary, summarise_calibration
 from debate.report.debaters import QuoteRateRow, WinRateRow, expert_positions, quote_rates, win_rates
-from debate.report.permutation import compare_outcomes, holm_adjust
+from debate.report.permutation import PairedComparison, compare_outcomes, holm_adjust
 from debate.report.ratings import Ratings, debate_games, rate_debaters
 from debate.storage import Database, Outcome
 from debate.storage.analysis_queries import FinalVerdictProbability, final_verdict_probabilities, speech_turns
@@ -45,21 +45,14 @@ class AccuracyCIRow(AccuracyRow):
     boot_high: float
 
 
-class ComparisonRow(BaseModel):
+class ComparisonRow(PairedComparison):
     """A paired permutation test between two arms judged by the same judge."""
 
     judge_model: str
     arm_a: str
     arm_b: str
-    n_questions: int
-    n_pairs: int
-    accuracy_a: float | None
-    accuracy_b: float | None
-    difference: float
-    p_value: float
     p_holm: float
     """Holm-adjusted over every comparison in the analysis."""
-    exact: bool
 
 
 class CalibrationRow(CalibrationSummary):
@@ -114,27 +107,20 @@ def _accuracy(outcomes: list[Outcome], seed: int, n_resamples: int) -> list[Accu
 
 def _comparisons(outcomes: list[Outcome], seed: int, n_resamples: int) -> list[ComparisonRow]:
     arms: dict[str, dict[str, list[Outcome]]] = defaultdict(lambda: defaultdict(list))
-    protocol_of: dict[str, str] = {}
     for o in outcomes:
         arms[o.judge_model][o.variant].append(o)
-        protocol_of[o.variant] = o.protocol
     pending = []
     for judge in sorted(arms):
         for a, b in itertools.combinations(sorted(arms[judge]), 2):
             # A pooled arm contains its own variants: comparing them would pair an episode with itself.
-            if a.endswith(" (all)") and protocol_of[b] == a.removesuffix(" (all)"):
-                continue
-            if b.endswith(" (all)") and protocol_of[a] == b.removesuffix(" (all)"):
+            if pooled_variant(a) == b or pooled_variant(b) == a:
                 continue
             result = compare_outcomes(arms[judge][a], arms[judge][b], n_permutations=n_resamples, seed=seed)
             if result.n_questions:
                 pending.append((judge, a, b, result))
     adjusted = holm_adjust([r.p_value for *_, r in pending])
     return [
-        ComparisonRow(
-            judge_model=judge, arm_a=a, arm_b=b, n_questions=r.n_questions, n_pairs=r.n_pairs, accuracy_a=r.accuracy_a,
-            accuracy_b=r.accuracy_b, difference=r.difference, p_value=r.p_value, p_holm=p_holm, exact=r.exact,
-        )
+        ComparisonRow(**r.model_dump(), judge_model=judge, arm_a=a, arm_b=b, p_holm=p_holm)
         for (judge, a, b, r), p_holm in zip(pending, adjusted)
     ]
 
