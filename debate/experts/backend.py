@@ -23,6 +23,10 @@ class GenerateRequest(BaseModel):
     seed: int | None = None
     role: str = ""
     """Who is speaking (for scripted backends and call records); never changes the model input."""
+    adapter: str | None = None
+    """Which expert of a LoRA-expert library answers: ``None`` the base model, a name that expert,
+    ``"@token"`` per-token routing over every expert (local backend); a hosted backend sends it as
+    the model name (vLLM multi-LoRA, ``debate serve``)."""
 
     @property
     def full_prompt(self) -> str:
@@ -42,6 +46,8 @@ class ScoreRequest(BaseModel):
     continuations: list[str]
     prefix: str = ""
     role: str = ""
+    adapter: str | None = None
+    """As in :class:`GenerateRequest`."""
 
     @property
     def full_prompt(self) -> str:
@@ -52,6 +58,7 @@ class Scores(BaseModel):
     logprobs: list[float]
     """Total log-probability of each continuation given the prompt (``-inf`` when unavailable)."""
     usage: Usage = Field(default_factory=Usage)
+    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 @runtime_checkable

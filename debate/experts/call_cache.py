@@ -62,13 +62,13 @@ class CachingBackend:
         self.hits = 0
         self.misses = 0
 
-    def _key(self, kind: str, params: dict[str, Any]) -> str:
-        return call_key(self.name, self.spec, kind, params, self.adapter)
+    def _key(self, kind: str, params: dict[str, Any], adapter: str | None = None) -> str:
+        return call_key(self.name, self.spec, kind, params, adapter or self.adapter)
 
     async def generate(self, request: GenerateRequest) -> Generation:
         if self.mode == "off":
             return await self.inner.generate(request)
-        key = self._key("generate", generate_params(request))
+        key = self._key("generate", generate_params(request), request.adapter)
         if self.mode == "use" and (raw := await self.store.aget(key)) is not None:
             self.hits += 1
             gen = Generation.model_validate_json(raw)
@@ -83,7 +83,7 @@ class CachingBackend:
     async def score(self, request: ScoreRequest) -> Scores:
         if self.mode == "off":
             return await self.inner.score(request)
-        key = self._key("score", score_params(request))
+        key = self._key("score", score_params(request), request.adapter)
         if self.mode == "use" and (raw := await self.store.aget(key)) is not None:
             self.hits += 1
             data = json.loads(raw)

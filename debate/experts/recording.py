@@ -48,6 +48,7 @@ class RecordingBackend:
         reply = " ".join(f"{c.strip()}={lp:.4f}" for c, lp in zip(request.continuations, scores.logprobs))
         await self._record("score", request.full_prompt, reply, scores.usage, t0,
                            params={"continuations": request.continuations, "logprobs": scores.logprobs,
+                                   **({"adapter": request.adapter} if request.adapter else {}),
                                    **_retries(getattr(scores, "meta", None)), "cache_hit": _hit(getattr(scores, "meta", None))})
         return scores
 
@@ -67,7 +68,8 @@ class RecordingBackend:
 
 
 def _gen_params(r: GenerateRequest) -> dict:
-    return {"max_tokens": r.max_tokens, "temperature": r.temperature, "seed": r.seed, "prefix_chars": len(r.prefix)}
+    out = {"max_tokens": r.max_tokens, "temperature": r.temperature, "seed": r.seed, "prefix_chars": len(r.prefix)}
+    return {**out, "adapter": r.adapter} if r.adapter else out
 
 
 def _retries(meta: object) -> dict:

@@ -1,0 +1,1 @@
+"""LoRA-expert libraries: adapters on one base model, each with a manifest."""
