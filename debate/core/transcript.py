@@ -13,15 +13,18 @@ class Role(str, Enum):
     EXPERT = "expert"  # a single expert: consultant, oracle
     DEBATER_A = "debater_a"
     DEBATER_B = "debater_b"
+    ROUTER = "router"  # not a model seat: who recorded a routing decision (routed protocols)
 
 
 class Kind(str, Enum):
-    """What a turn is: a speech, a direct answer, a judge question, or a verdict."""
+    """What a turn is: a speech, a direct answer, a judge question, a verdict, or a routing
+    decision (which experts a routed protocol chose; never shown to the judge)."""
 
     SPEECH = "speech"
     ANSWER = "answer"
     JUDGE_QUESTION = "judge_question"
     VERDICT = "verdict"
+    ROUTING = "routing"
 
 
 class QuoteCheck(BaseModel):

@@ -27,7 +27,7 @@ async def consultancy(
 
 async def consult_rounds(ctx: EpisodeContext, argued: int, rounds: int, interactive: bool) -> None:
     """The consultant's speeches for ``argued``, with a judge question between rounds if asked."""
-    framing = consultancy_framing(ctx.letter(argued))
+    framing = consultancy_framing(ctx.letter(argued), passage=ctx.has_passage)
     for r in range(1, rounds + 1):
         await ctx.speak(Role.EXPERT, argued, r, framing)
         if interactive and r < rounds:

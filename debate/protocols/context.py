@@ -12,7 +12,7 @@ import random
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from debate.core.question import LETTERS, JudgeView, Question
 from debate.core.transcript import Kind, ParseStatus, Role, Turn, Verdict
@@ -86,6 +86,8 @@ class EpisodeContext:
     on_turn: Callable[[Turn], Awaitable[None]] | None = None
     on_verdict: Callable[[Verdict, bool], Awaitable[None]] | None = None
     turns: list[Turn] = field(default_factory=list)
+    adapters: dict[Role, str | None] = field(default_factory=dict)
+    """Which LoRA expert speaks and answers for each role (routed protocols); missing or None: the base model."""
 
     # ---- options and letters ----------------------------------------------------------
     @property
@@ -103,6 +105,11 @@ class EpisodeContext:
     def shown(self, k: int) -> int:
         """The underlying option shown as the k-th letter."""
         return self.order[k]
+
+    @property
+    def has_passage(self) -> bool:
+        """Whether experts have a passage to read and quote (closed questions such as MedQA have none)."""
+        return bool(self.question.context.strip())
 
     def distractor(self, option: int) -> int:
         """An option other than ``option`` (seeded when there are several)."""
@@ -143,19 +150,20 @@ class EpisodeContext:
     async def _draft(self, role: Role, argues_for: int, round: int, framing: str, seen: list[Turn], seed: int) -> Turn:
         letter = self.letter(argues_for)
         cue = f"{SPEAKER[role]} (defending {letter})"
-        opening = speech_opening(letter, self.question.options[argues_for])
+        opening = speech_opening(letter, self.question.options[argues_for], passage=self.has_passage)
         prompt = speech_prompt(self.view, framing, seen, cue) + " " + opening
         gen = await guard_context(self.experts[role].generate(
             GenerateRequest(
                 prefix=passage_prefix(self.question), prompt=prompt, max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature, stop=STOPS, seed=seed, role=role.value,
+                adapter=self.adapters.get(role),
             )
         ))
         text = close_quotes((opening + gen.text).strip())
         return Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
             argues_for_letter=letter, quotes=verify_quotes(text, self.question.context),
-            meta={"finish_reason": gen.finish_reason},
+            meta={"finish_reason": gen.finish_reason, **self._adapter_meta(role)},
         )
 
     async def answer(self, role: Role, round: int = 0) -> int:
@@ -163,7 +171,7 @@ class EpisodeContext:
         view = self.view
         scores = await guard_context(self.experts[role].score(
             ScoreRequest(prefix=passage_prefix(self.question), prompt=answer_prompt(view),
-                         continuations=[f" {x}" for x in view.letters], role=role.value)
+                         continuations=[f" {x}" for x in view.letters], role=role.value, adapter=self.adapters.get(role))
         ))
         probs = softmax(scores.logprobs) or [1.0 / len(view.options)] * len(view.options)
         k = max(range(len(probs)), key=probs.__getitem__)
@@ -171,9 +179,19 @@ class EpisodeContext:
         await self._record(Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.ANSWER, text=f"{LETTERS[k]}",
             argues_for=choice, argues_for_letter=LETTERS[k], visible_to_judge=False,
-            meta={"probabilities_shown": probs},
+            meta={"probabilities_shown": probs, **self._adapter_meta(role)},
         ))
         return choice
+
+    async def note(self, role: Role, kind: Kind, text: str, meta: dict[str, Any]) -> Turn:
+        """A turn the judge never sees (e.g. a routing decision), stored with the transcript."""
+        return await self._record(Turn(index=len(self.turns), round=0, role=role, kind=kind, text=text,
+                                       visible_to_judge=False, meta=meta))
+
+    def _adapter_meta(self, role: Role) -> dict[str, str]:
+        """``{"adapter": name}`` for a turn spoken by a LoRA expert; nothing for the base model."""
+        adapter = self.adapters.get(role)
+        return {"adapter": adapter} if adapter else {}
 
     async def ask(self, round: int) -> Turn:
         """The judge asks the experts one question (interactive protocols)."""

@@ -17,7 +17,7 @@ from debate.protocols.registry import protocol
 async def debate_rounds(
     ctx: EpisodeContext, a_option: int, b_option: int, rounds: int, simultaneous: bool, interactive: bool, first_round: int = 1
 ) -> None:
-    framing = debate_framing(ctx.letter(a_option), ctx.letter(b_option))
+    framing = debate_framing(ctx.letter(a_option), ctx.letter(b_option), passage=ctx.has_passage)
     for r in range(first_round, first_round + rounds):
         if simultaneous:
             await ctx.speak_together([(Role.DEBATER_A, a_option), (Role.DEBATER_B, b_option)], r, framing)
