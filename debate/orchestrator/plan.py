@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from debate.config import ConfigError, ProtocolSpec, RunConfig
 from debate.core.episode import EpisodeSpec, RoleAssignment
@@ -27,6 +28,20 @@ def check_protocols(config: RunConfig) -> list[ProtocolSpec]:
             if role not in info.roles:
                 raise ConfigError(f"protocols[{i}].roles: protocol {p.name!r} has no role {role!r}; roles: {list(info.roles)}")
     return checked
+
+
+def check_backends(config: RunConfig, models: dict[str, Any], questions: list[Question]) -> None:
+    """Protocol checks that need the built models or the questions (a routed protocol's k against
+    the experts in the library), run before the database is touched."""
+    for i, p in enumerate(check_protocols(config)):
+        info = get_protocol(p.name)
+        if info.preflight is None:
+            continue
+        roles = {r: models[p.roles.get(r, config.judge if r == "judge" else config.expert)] for r in info.roles}
+        try:
+            info.preflight({**info.defaults, **p.params}, roles, questions)
+        except ValueError as exc:
+            raise ConfigError(f"protocols[{i}] ({p.name}): {exc}") from None
 
 
 def orders(n_options: int, both: bool) -> list[tuple[int, ...]]:

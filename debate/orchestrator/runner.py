@@ -18,7 +18,7 @@ from debate.datasets import load_dataset
 from debate.experts.backend import Backend
 from debate.orchestrator.episode_runner import run_episode
 from debate.orchestrator.models import build_backends, model_names
-from debate.orchestrator.plan import check_protocols, plan_episodes
+from debate.orchestrator.plan import check_backends, check_protocols, plan_episodes
 from debate.orchestrator.plugins import load_plugins
 from debate.protocols.context import SpeechSettings
 from debate.orchestrator.resume import check_resumable, run_fingerprint
@@ -78,6 +78,7 @@ async def run_experiment(
     models = build_backends(config, backends)
     run_id = config.name
     specs = plan_episodes(config, run_id, qs)
+    check_backends(config, models, qs)
     check_resumable(config, qs)
     db = open_database(config.db)
     try:

@@ -16,6 +16,9 @@ from debate.core.transcript import Verdict
 from debate.protocols.context import EpisodeContext
 
 ProtocolFn = Callable[..., Awaitable[Verdict]]
+Preflight = Callable[[dict[str, Any], dict[str, Any], list[Any]], None]
+"""``(params with defaults, role -> built backend, questions)``: checks that need the models or
+the dataset, run before the database is touched; a ``ValueError`` stops the run."""
 
 
 class UnknownProtocol(KeyError):
@@ -30,6 +33,7 @@ class ProtocolInfo:
     roles: tuple[str, ...]
     variants: tuple[dict[str, Any], ...] = field(default=({},))
     description: str = ""
+    preflight: Preflight | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -64,12 +68,12 @@ _REGISTRY: dict[str, ProtocolInfo] = {}
 
 
 def protocol(
-    name: str, *, roles: tuple[str, ...], variants: tuple[dict[str, Any], ...] = ({},)
+    name: str, *, roles: tuple[str, ...], variants: tuple[dict[str, Any], ...] = ({},), preflight: Preflight | None = None
 ) -> Callable[[ProtocolFn], ProtocolFn]:
     """Register ``fn`` under ``name`` so configs and the CLI can run it like a built-in."""
 
     def register(fn: ProtocolFn) -> ProtocolFn:
-        _REGISTRY[name] = ProtocolInfo(name, fn, roles, variants, (inspect.getdoc(fn) or "").split("\n")[0])
+        _REGISTRY[name] = ProtocolInfo(name, fn, roles, variants, (inspect.getdoc(fn) or "").split("\n")[0], preflight)
         return fn
 
     return register
@@ -89,4 +93,4 @@ def protocols() -> dict[str, ProtocolInfo]:
 
 
 def _load_builtins() -> None:
-    from debate.protocols import consultancy, debate, direct, open_protocols  # noqa: F401
+    from debate.protocols import consultancy, debate, direct, open_protocols, routed  # noqa: F401
