@@ -148,6 +148,10 @@ def _print_report(db_path: str, run_id: str | None, by_experts: bool = False, ju
         # Piped output would otherwise be cut at 80 columns.
         out = console if console.is_terminal else Console(width=160)
         out.print(render_accuracy(rows, title=title))
+        if judge is None:
+            from debate.cli.report_cmd import print_routing
+
+            print_routing(db, run_id, out)  # runs with routed protocols: accuracy vs compute
         if run_id is not None and judge is None:
             final_judges = {o.judge_model for o in outcomes}
             others = {j: n for j, n in db.verdict_judges(run_id).items() if j not in final_judges}

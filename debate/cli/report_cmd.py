@@ -52,7 +52,17 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
                 printer.print(f"analysis saved to {json_out}", markup=False, highlight=False)
 
 
-__all__ = ["register"]
+__all__ = ["print_analysis", "print_routing", "register"]
+
+
+def print_routing(db: Any, run_id: str | None, console: Console) -> None:
+    """The routed-experts table (accuracy vs compute per strategy) when the run routed any episode."""
+    from debate.report.routing import render_routing, routing_table
+    from debate.storage.analysis_queries import episode_compute, routing_turns
+
+    rows = routing_table(db.outcomes(run_id), routing_turns(db, run_id), episode_compute(db, run_id))
+    if rows:
+        console.print(render_routing(rows, f"Routed experts: accuracy vs compute — {run_id or 'all runs'}"))
 
 
 def print_analysis(result: Any, console: Console, plot: Path | None = None) -> Console:

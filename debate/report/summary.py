@@ -31,8 +31,11 @@ from debate.report.calibration import CalibrationSummary, summarise_calibration
 from debate.report.debaters import QuoteRateRow, WinRateRow, expert_positions, quote_rates, win_rates
 from debate.report.permutation import PairedComparison, compare_outcomes, holm_adjust
 from debate.report.ratings import Ratings, debate_games, rate_debaters
+from debate.report.routing import RoutingRow, render_routing, routing_table
 from debate.storage import Database, Outcome
-from debate.storage.analysis_queries import FinalVerdictProbability, final_verdict_probabilities, speech_turns
+from debate.storage.analysis_queries import (
+    FinalVerdictProbability, episode_compute, final_verdict_probabilities, routing_turns, speech_turns,
+)
 
 ACCURACY_BY = ("variant", "judge_model", "expert_models")
 RATING_RESAMPLES = 1_000
@@ -86,6 +89,8 @@ class Analysis(BaseModel):
     ratings: Ratings | None
     """None without cross-play games (ratings compare different debaters)."""
     rating_accuracy: list[RatingAccuracyPoint]
+    routing: list[RoutingRow] = []
+    """Accuracy vs compute per strategy, with routing accuracy and paths (runs with routed protocols)."""
 
 
 def _pooled(items: Sequence[Any], variant: Callable[[Any], str], protocol: Callable[[Any], str]) -> list[Any]:
@@ -189,6 +194,7 @@ def analyse(
         n_games=len(games),
         ratings=ratings,
         rating_accuracy=_rating_accuracy(ratings, complete, turns) if ratings else [],
+        routing=routing_table(outcomes, routing_turns(db, run_id), episode_compute(db, run_id)),
     )
 
 
@@ -279,14 +285,17 @@ def render_analysis(analysis: Analysis) -> list[RenderableType]:
         ))
     elif analysis.n_games:
         out.append(Text(f"{analysis.n_games} debates, all self-play: ratings need debates between different debaters."))
+    if analysis.routing:
+        out.append(render_routing(analysis.routing, f"Routed experts: accuracy vs compute — {scope}"))
     return out
 
 
 def plot_analysis(analysis: Analysis, directory: str | Path) -> list[Path]:
     """``accuracy.png`` (bootstrap intervals), ``calibration.png`` when any verdict has a
-    probability, ``accuracy_vs_rating.png`` with cross-play and self-play debates."""
+    probability, ``accuracy_vs_rating.png`` with cross-play and self-play debates,
+    ``accuracy_vs_compute.png`` with routed protocols."""
     # matplotlib is imported only when figures are asked for: the tables do not need it.
-    from debate.report.plots import plot_accuracy, plot_accuracy_vs_rating, plot_calibration
+    from debate.report.plots import plot_accuracy, plot_accuracy_vs_compute, plot_accuracy_vs_rating, plot_calibration
 
     directory = Path(directory)
     paths = []
@@ -303,6 +312,8 @@ def plot_analysis(analysis: Analysis, directory: str | Path) -> list[Path]:
         paths.append(plot_calibration(bins, directory / "calibration.png"))
     if analysis.rating_accuracy:
         paths.append(plot_accuracy_vs_rating(analysis.rating_accuracy, directory / "accuracy_vs_rating.png"))
+    if any(r.n for r in analysis.routing):
+        paths.append(plot_accuracy_vs_compute(analysis.routing, directory / "accuracy_vs_compute.png"))
     return paths
 
 

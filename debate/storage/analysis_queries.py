@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnClause, literal_column
+from typing import Any
+
+from sqlalchemy import ColumnClause, func, literal_column
 from sqlmodel import Session, col, select
 
-from debate.core import EpisodeStatus, Kind, ParseStatus
+from debate.core import EpisodeStatus, Kind, ParseStatus, Role
 from debate.storage.database import Database
-from debate.storage.tables import EpisodeRow, QuestionRow, TurnRow, VerdictRow
+from debate.storage.tables import EpisodeRow, ModelCallRow, QuestionRow, TurnRow, VerdictRow
 
 _EPISODE_ROWID: ColumnClause[object] = literal_column("episodes.rowid")
 """Insertion order: episodes come back in the order the run created them."""
@@ -53,7 +55,8 @@ class SpeechTurnRow(BaseModel):
     variant: str
     role: str
     model: str
-    """The model playing ``role`` in this episode (from the episode's role map)."""
+    """The model playing ``role`` in this episode (from the episode's role map; a routed
+    protocol's seats all play its ``expert`` model), ``@adapter`` added for a LoRA expert."""
     round: int
     argues_for: int
     gold_index: int
@@ -110,12 +113,91 @@ def speech_turns(db: Database, run_id: str | None = None) -> list[SpeechTurnRow]
         out = []
         for t, ep, gold in rows:
             assert t.argues_for is not None  # filtered in SQL
+            roles = ep.roles
+            model = roles.get(t.role) or roles.get(Role.EXPERT.value, "")
+            adapter = json.loads(t.meta_json).get("adapter")
             out.append(SpeechTurnRow(
                 episode_id=ep.id, run_id=ep.run_id, question_uid=ep.question_uid, protocol=ep.protocol,
-                variant=ep.variant, role=t.role, model=ep.roles.get(t.role, ""), round=t.round,
+                variant=ep.variant, role=t.role, model=f"{model}@{adapter}" if adapter else model, round=t.round,
                 argues_for=t.argues_for, gold_index=gold, n_verified=t.n_verified, n_unverified=t.n_unverified,
             ))
         return out
 
 
-__all__ = ["FinalVerdictProbability", "SpeechTurnRow", "final_verdict_probabilities", "speech_turns"]
+class RoutingTurnRow(BaseModel):
+    """The routing decision of one complete routed episode, with the question's domain."""
+
+    episode_id: str
+    run_id: str
+    question_uid: str
+    variant: str
+    question_domain: str | None
+    """``source["domain"]`` of the question; None for questions without one."""
+    decision: dict[str, Any]
+    """The stored ``RoutingDecision`` (router, k, scores, chosen, domains, …)."""
+    path: str
+    """null | consult | agree_consult | debate."""
+
+
+def routing_turns(db: Database, run_id: str | None = None) -> list[RoutingTurnRow]:
+    """Every routing decision in complete episodes (one per routed episode), in episode order."""
+    q = (
+        select(TurnRow, EpisodeRow, QuestionRow.source_json)
+        .join(EpisodeRow, col(EpisodeRow.id) == col(TurnRow.episode_id))
+        .join(QuestionRow, col(QuestionRow.uid) == col(EpisodeRow.question_uid))
+        .where(TurnRow.kind == Kind.ROUTING.value)
+        .where(EpisodeRow.status == EpisodeStatus.COMPLETE.value)
+    )
+    if run_id is not None:
+        q = q.where(EpisodeRow.run_id == run_id)
+    with Session(db.engine) as s:
+        rows = s.exec(q.order_by(_EPISODE_ROWID, col(TurnRow.idx), col(TurnRow.id))).all()
+    out = []
+    for t, ep, source_json in rows:
+        meta = json.loads(t.meta_json)
+        domain = json.loads(source_json).get("domain")
+        out.append(RoutingTurnRow(
+            episode_id=ep.id, run_id=ep.run_id, question_uid=ep.question_uid, variant=ep.variant,
+            question_domain=domain if isinstance(domain, str) else None, decision=meta.get("routing", {}),
+            path=str(meta.get("path", "")),
+        ))
+    return out
+
+
+class EpisodeComputeRow(BaseModel):
+    """What one complete episode spent: its stored model calls and their tokens (routing's
+    embedding pass included; call-cache hits count, as the strategy's compute)."""
+
+    episode_id: str
+    run_id: str
+    variant: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def episode_compute(db: Database, run_id: str | None = None) -> list[EpisodeComputeRow]:
+    """Calls and tokens per complete episode (summed in SQL), in episode order."""
+    q = (
+        select(EpisodeRow.id, EpisodeRow.run_id, EpisodeRow.variant, func.count(col(ModelCallRow.id)),
+               func.coalesce(func.sum(ModelCallRow.prompt_tokens), 0), func.coalesce(func.sum(ModelCallRow.completion_tokens), 0))
+        .join(ModelCallRow, col(ModelCallRow.episode_id) == col(EpisodeRow.id), isouter=True)
+        .where(EpisodeRow.status == EpisodeStatus.COMPLETE.value)
+        .group_by(col(EpisodeRow.id))
+    )
+    if run_id is not None:
+        q = q.where(EpisodeRow.run_id == run_id)
+    with Session(db.engine) as s:
+        rows = s.exec(q.order_by(_EPISODE_ROWID)).all()
+    return [EpisodeComputeRow(episode_id=e, run_id=r, variant=v, calls=int(n), prompt_tokens=int(p), completion_tokens=int(c))
+            for e, r, v, n, p, c in rows]
+
+
+__all__ = [
+    "EpisodeComputeRow", "FinalVerdictProbability", "RoutingTurnRow", "SpeechTurnRow", "episode_compute",
+    "final_verdict_probabilities", "routing_turns", "speech_turns",
+]
