@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 
 class ConfigError(ValueError):
@@ -51,6 +51,18 @@ class ModelSpec(BaseModel):
     """Scripted backend only: replies per role."""
     delay_s: float = Field(default=0.0, ge=0)
     """Scripted backend only: seconds each call takes (to simulate a slow model)."""
+    moe_mask: list[int] | dict[int, list[int]] | None = None
+    """Local MoE models (Mixtral, Qwen2-MoE, OLMoE): experts never chosen, for every MoE layer
+    (a list) or per decoder layer (``{layer: [experts]}``); see docs/moe.md."""
+    moe_force: list[int] | dict[int, list[int]] | None = None
+    """Local MoE models: tokens choose only among these experts (at least ``num_experts_per_tok``)."""
+
+    @field_validator("moe_mask", "moe_force")
+    @classmethod
+    def _moe_local_only(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("backend") != "local":
+            raise ValueError(f"expert ablations need a local model (backend is {info.data.get('backend')!r})")
+        return v
 
     @classmethod
     def from_string(cls, spec: str) -> "ModelSpec":
@@ -149,6 +161,9 @@ class RunConfig(BaseModel):
         for spec in data.get("models", {}).values():
             for key in _OPERATIONAL_MODEL:
                 spec.pop(key, None)
+            for key in ("moe_mask", "moe_force"):  # unset: results (and old runs' hashes) unchanged
+                if spec.get(key) is None:
+                    spec.pop(key, None)
         return data
 
 

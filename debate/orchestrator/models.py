@@ -21,6 +21,7 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
         inner: Backend = LocalBackend(
             spec.model, name=name, device=spec.device, dtype=spec.dtype,
             max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens,
+            moe_mask=spec.moe_mask, moe_force=spec.moe_force,
         )
     elif spec.backend == "litellm":
         from debate.experts.litellm_backend import LiteLLMBackend
@@ -76,6 +77,9 @@ def _cache_spec(spec: ModelSpec) -> dict:
     data = spec.model_dump(mode="json")
     for key in (*_OPERATIONAL_MODEL, "api_key_env", "best_of"):
         data.pop(key, None)
+    for key in ("moe_mask", "moe_force"):  # unset ablations leave existing cache keys as they were
+        if data.get(key) is None:
+            data.pop(key, None)
     return data
 
 

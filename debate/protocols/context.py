@@ -144,7 +144,7 @@ class EpisodeContext:
         n = max(1, self.settings.best_of.get(role, 1))
         base = self.settings.seed + 7919 * len(self.turns) + 104729 * list(Role).index(role)
         drafts = await asyncio.gather(*(self._draft(role, argues_for, round, framing, seen, base + 15485863 * k) for k in range(n)))
-        turn = drafts[0] if n == 1 else await guard_context(best_of(self.judge, self.view, self._judge_turns(), drafts))
+        turn = drafts[0] if n == 1 else _candidates_routing(await guard_context(best_of(self.judge, self.view, self._judge_turns(), drafts)), drafts)
         return await self._record(turn) if record else turn
 
     async def _draft(self, role: Role, argues_for: int, round: int, framing: str, seen: list[Turn], seed: int) -> Turn:
@@ -163,7 +163,7 @@ class EpisodeContext:
         return Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.SPEECH, text=text, argues_for=argues_for,
             argues_for_letter=letter, quotes=verify_quotes(text, self.question.context),
-            meta={"finish_reason": gen.finish_reason, **self._adapter_meta(role)},
+            meta={"finish_reason": gen.finish_reason, **self._adapter_meta(role), **_routing_meta(gen.meta)},
         )
 
     async def answer(self, role: Role, round: int = 0) -> int:
@@ -179,7 +179,7 @@ class EpisodeContext:
         await self._record(Turn(
             index=len(self.turns), round=round, role=role, kind=Kind.ANSWER, text=f"{LETTERS[k]}",
             argues_for=choice, argues_for_letter=LETTERS[k], visible_to_judge=False,
-            meta={"probabilities_shown": probs, **self._adapter_meta(role)},
+            meta={"probabilities_shown": probs, **self._adapter_meta(role), **_routing_meta(getattr(scores, "meta", None))},
         ))
         return choice
 
@@ -225,3 +225,21 @@ class EpisodeContext:
         if self.on_verdict is not None:
             await self.on_verdict(verdict, final)
         return verdict
+
+
+ROUTING_META = ("moe", "routing")
+"""Backend meta kept with the turn it produced: ``moe`` (experts each MoE layer chose, local
+backend) and ``routing`` (per-token expert routing)."""
+
+
+def _routing_meta(meta: object) -> dict[str, Any]:
+    return {k: meta[k] for k in ROUTING_META if k in meta} if isinstance(meta, dict) else {}
+
+
+def _candidates_routing(turn: Turn, drafts: list[Turn]) -> Turn:
+    """Best-of-N: each candidate in ``meta["candidates"]`` keeps its own draft's routing record."""
+    cands = turn.meta.get("candidates")
+    if not isinstance(cands, list) or len(cands) != len(drafts) or not any(_routing_meta(d.meta) for d in drafts):
+        return turn
+    merged = [{**c, **_routing_meta(d.meta)} for c, d in zip(cands, drafts)]
+    return turn.model_copy(update={"meta": {**turn.meta, "candidates": merged}})

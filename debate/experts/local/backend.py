@@ -11,10 +11,11 @@ from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
 from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
+from debate.experts.local.moe import ExpertChoice, check_options, options_key
 
 
 _ENGINES: dict[tuple[str, str, str], Engine] = {}
-_BATCHERS: dict[tuple[str, str, str], Batcher] = {}
+_BATCHERS: dict[tuple[str, ...], Batcher] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -31,6 +32,8 @@ class LocalBackend:
         max_batch: int = 16,
         prefix_cache_entries: int = 8,
         usd_per_1k_tokens: float = 0.0,
+        moe_mask: ExpertChoice | None = None,
+        moe_force: ExpertChoice | None = None,
     ) -> None:
         self.path = str(path)
         self.name = name or ("local:embedded" if self.path == "embedded" else f"local:{self.path}")
@@ -39,9 +42,15 @@ class LocalBackend:
         self._rate = usd_per_1k_tokens
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        key = (self.path, device, dtype)
+        self._moe = (moe_mask, moe_force)
+        """Expert ablation (MoE models, ``debate.experts.local.moe``): applied per batch, never to the shared weights."""
+        folder = Path(self.path).expanduser()
+        if (moe_mask is not None or moe_force is not None) and (folder / "config.json").is_file():
+            check_options(folder, moe_mask, moe_force)  # a bad option fails here, before any episode
+        key = (self.path, device, dtype, options_key(moe_mask, moe_force))
         with _ENGINES_LOCK:
-            # One queue per set of weights, so backends sharing an engine never run it concurrently.
+            # One queue per set of weights (and ablation; the engine's routing lock keeps ablations
+            # apart), so backends sharing an engine never run it concurrently.
             self._batcher = _BATCHERS.setdefault(key, Batcher(self._run_batch, max_batch=max_batch))
 
     @property
@@ -86,16 +95,23 @@ class LocalBackend:
             text=res.text,
             usage=Usage(prompt_tokens=res.prompt_tokens, completion_tokens=res.completion_tokens),
             finish_reason=res.finish_reason,
+            meta=dict(res.meta),
         )
 
     async def score(self, request: ScoreRequest) -> Scores:
-        logprobs, n_prompt = await self._batcher.submit("score", request.prefix, (request.prefix, request.prompt, list(request.continuations)))
-        return Scores(logprobs=logprobs, usage=Usage(prompt_tokens=n_prompt))
+        res = await self._batcher.submit("score", request.prefix, (request.prefix, request.prompt, list(request.continuations)))
+        logprobs, n_prompt = res
+        return Scores(logprobs=logprobs, usage=Usage(prompt_tokens=n_prompt), meta=dict(getattr(res, "meta", {})))
 
     def cost(self, usage: Usage) -> float:
         return usage.total / 1000 * self._rate
 
     def _run_batch(self, kind: str, payloads: list[Any]) -> list[Any]:
+        # The batch runs under this backend's expert ablation (if any), holding the engine.
+        with self.engine.moe.ablate(*self._moe, model=self.path):
+            return self._run(kind, payloads)
+
+    def _run(self, kind: str, payloads: list[Any]) -> list[Any]:
         engine = self.engine
         prefix = payloads[0][0]
         if kind == "generate":

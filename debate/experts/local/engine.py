@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from debate.experts.local.moe import Tally, attach_routing, score_phases
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,19 @@ class RowResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    """``moe``: the row's expert routing (MoE models; :mod:`debate.experts.local.moe`)."""
+
+
+class Scored(tuple):  # type: ignore[type-arg]
+    """``(logprobs, prompt_tokens)`` for one scored prompt, carrying ``meta`` (the MoE routing)."""
+
+    meta: dict[str, Any]
+
+    def __new__(cls, logprobs: list[float], prompt_tokens: int, meta: dict[str, Any] | None = None) -> "Scored":
+        self = super().__new__(cls, (logprobs, prompt_tokens))
+        self.meta = meta or {}
+        return self
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -88,6 +102,7 @@ class Engine:
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype, **kw).to(self.device)
         self.model.eval()
+        self.moe = attach_routing(self.model)  # MoE models: routing counts and expert ablations
         self.load_seconds = time.perf_counter() - t0
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         eos = self.model.generation_config.eos_token_id
@@ -118,7 +133,7 @@ class Engine:
         """The KV state of BOS + ``text``, computed in chunks and kept in the LRU."""
         from transformers import DynamicCache
 
-        key = PrefixCache.key(text)
+        key = PrefixCache.key(text) + self.moe.key
         hit = self.prefixes.get(key)
         if hit is not None:
             return hit
@@ -126,12 +141,15 @@ class Engine:
         if len(ids) >= self.context_window:
             raise ContextExceeded(f"prefix is {len(ids)} tokens; the context window is {self.context_window}")
         cache = DynamicCache(config=self.model.config)
+        tally = self.moe.tally(1)
         for start in range(0, len(ids), self.prefill_chunk):
             chunk = torch.tensor([ids[start : start + self.prefill_chunk]], device=self.device)
             pos = torch.arange(start, start + chunk.shape[1], device=self.device).unsqueeze(0)
             # logits_to_keep=1: the LM head over a 262k vocabulary costs more than the layers.
+            tally.step([0], prefix=None)
             self.model(input_ids=chunk, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
         entry = CachedPrefix(ids=ids, cache=cache)
+        self.moe.keep_prefix(entry, tally)
         self.prefixes.put(key, entry)
         return entry
 
@@ -204,6 +222,8 @@ class Engine:
         for r, s in zip(rows, suffixes):
             self._check_fits(prefix, s, r.max_tokens)
         cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
+        tally = self.moe.tally(len(rows))
+        tally.step(range(len(rows)), prompt=kpos[:, -ids.shape[1]:] >= 0)
         gens = [torch.Generator().manual_seed(r.seed if r.seed is not None else 0) for r in rows]
         out: list[list[int]] = [[] for _ in rows]
         finish = ["length"] * len(rows)
@@ -241,12 +261,14 @@ class Engine:
                 live = [live[b] for b in keep]
             last_pos = last_pos + 1
             kpos = torch.cat([kpos, last_pos.unsqueeze(1)], dim=1)
+            tally.step(live, generated=None)
             logits = self.model(
                 input_ids=nxt.unsqueeze(1), attention_mask=self._attention(cache, kpos, last_pos.unsqueeze(1)),
                 position_ids=last_pos.unsqueeze(1), past_key_values=cache, use_cache=True,
             ).logits[:, -1, :]
         return [
-            RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i])
+            RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i],
+                      meta={"moe": tally.trace(i, prefix)} if self.moe.shape else {})
             for i in range(len(rows))
         ]
 
@@ -265,21 +287,24 @@ class Engine:
     def score(self, prefix_text: str, prompts: list[str], continuations: list[list[str]]) -> list[tuple[list[float], int]]:
         """Log-probability of each continuation after ``prefix + prompt``; rows batch together.
 
-        Returns, per prompt, the log-probs and the number of prompt tokens processed.
+        Returns, per prompt, the log-probs and the number of prompt tokens processed (a
+        :class:`Scored` pair, whose ``meta["moe"]`` is the prompt's routing on an MoE model).
         """
         prefix = self.prefix(prefix_text)
+        tally = self.moe.tally(len(prompts))
         results: list[tuple[list[float], int]] = [([], 0)] * len(prompts)
         single: list[int] = []
         for i, conts in enumerate(continuations):
             if all(len(self.encode(c, bos=False)) == 1 for c in conts):
                 single.append(i)
             else:
-                results[i] = self._score_multi(prefix, prompts[i], conts)
+                results[i] = self._score_multi(prefix, prompts[i], conts, tally, i)
         if single:
             suffixes = [self.encode(prompts[i], bos=False) or [self.pad_id] for i in single]
             for s in suffixes:
                 self._check_fits(prefix, s, 1)
             cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
+            tally.step(single, prompt=kpos[:, -ids.shape[1]:] >= 0)
             logits = self.model(
                 input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
                 past_key_values=cache, use_cache=True, logits_to_keep=1,
@@ -288,15 +313,17 @@ class Engine:
             for b, i in enumerate(single):
                 tok = [self.encode(c, bos=False)[0] for c in continuations[i]]
                 results[i] = ([float(logp[b, t]) for t in tok], len(prefix.ids) + len(suffixes[b]))
-        return results
+        moe = [{"moe": tally.trace(i, prefix, ("prompt", "continuation"))} if self.moe.shape else {} for i in range(len(prompts))]
+        return [Scored(lp, n, m) for (lp, n), m in zip(results, moe)]
 
-    def _score_multi(self, prefix: CachedPrefix, prompt: str, conts: list[str]) -> tuple[list[float], int]:
+    def _score_multi(self, prefix: CachedPrefix, prompt: str, conts: list[str], tally: Tally, row: int) -> tuple[list[float], int]:
         p_ids = self.encode(prompt, bos=False)
         seqs = [p_ids + self.encode(c, bos=False) for c in conts]
         for s in seqs:
             self._check_fits(prefix, s, 0)
         cache, ids, kpos, pos = self._batch_inputs(prefix, seqs)
         width = ids.shape[1]
+        tally.step([row] * len(seqs), **score_phases([len(s) for s in seqs], len(p_ids), width, ids.device))
         keep = max(len(s) - len(p_ids) for s in seqs) + 1
         logits = self.model(
             input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
