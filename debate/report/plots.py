@@ -181,21 +181,22 @@ def plot_accuracy_vs_compute(
     chance: float | None = 0.5,
     title: str = "Judge accuracy vs compute per strategy",
 ) -> Path:
-    """Each strategy at (mean tokens per episode, accuracy) with its 95% Wilson interval, labelled
-    with its protocol variant (and judge when several judge)."""
+    """Each strategy at (mean tokens per episode, accuracy) with its 95% Wilson interval, named in
+    the legend by its protocol variant (and judge when several judge)."""
     rows = [r for r in rows if r.accuracy is not None and r.mean_tokens is not None]
     several_judges = len({r.judge_model for r in rows}) > 1
     fig = _figure()
     ax = fig.add_subplot()
-    for r in rows:
+    # Strategies of similar cost sit close together: each gets a colour and marker, named in the legend.
+    markers = "osD^vP*X"
+    for i, r in enumerate(rows):
         acc, tokens = float(r.accuracy), float(r.mean_tokens)  # type: ignore[arg-type]
-        ax.errorbar([tokens], [acc], yerr=[[max(0.0, acc - r.ci_low)], [max(0.0, r.ci_high - acc)]],
-                    fmt="o", capsize=4, color="#4C72B0")
         label = f"{r.variant} · {r.judge_model}" if several_judges else r.variant
-        ax.annotate(label, (tokens, acc), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        ax.errorbar([tokens], [acc], yerr=[[max(0.0, acc - r.ci_low)], [max(0.0, r.ci_high - acc)]],
+                    fmt=markers[i % len(markers)], capsize=4, color=f"C{i % 10}", label=label)
     if chance is not None:
         ax.axhline(chance, linestyle="--", color="grey", linewidth=1, label=f"chance ({chance:.0%})")
-        ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_xlabel("Mean tokens per episode (every stored model call)")
     ax.set_ylabel("Judge accuracy (95% Wilson CI)")

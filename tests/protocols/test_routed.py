@@ -232,3 +232,59 @@ def test_null_share_and_k_are_bounded_by_the_parameter_check():
     with pytest.raises(ValueError, match="k"):
         info.check_params({"k": 0})
     assert info.check_params({"k": 2, "router": "oracle"}) == {"k": 2, "router": "oracle"}
+
+
+# ---- the real local backend: a tiny random Gemma 3 with a library of random LoRA experts ------
+@pytest.fixture(scope="module")
+def tiny_library(tmp_path_factory):
+    from tests.experts.lora_fixtures import build_base, build_expert
+
+    root = tmp_path_factory.mktemp("routed-lora")
+    base = build_base(root / "base")
+    for i, domain in enumerate(("medical", "science", "logic")):
+        build_expert(root / "library", domain, base, seed=20 + i, domain=domain, gates=False)
+    return base, root / "library"
+
+
+async def test_routed_run_on_the_local_backend_with_a_lora_library(tiny_library, tmp_path):
+    from debate.experts.local import LocalBackend
+    from debate.experts.routing import cosine
+
+    base, lib = tiny_library
+    expert = LocalBackend(base, name="tiny-experts", device="cpu", dtype="float32", library=lib)
+    judge = LocalBackend(base, name="tiny", device="cpu", dtype="float32")
+    qs = [q for q in QUESTIONS if q.id != "l1"]
+    cfg = RunConfig(name="r", db=str(tmp_path / "r.sqlite"), expert="expert", judge="judge", speech_tokens=4,
+                    protocols=[ProtocolSpec(name="routed", params={"k": 2, "debate_rounds": 1})], call_cache=str(tmp_path / "c.sqlite"))
+    result = await run_experiment(cfg, questions=qs, backends={"expert": expert, "judge": judge})
+    assert (result.completed, result.errors) == (6, 0)
+    db = open_database(cfg.db)
+    manifests = {m.name: m for m in expert.expert_manifests()}
+    for q in qs:
+        [vector] = await expert.embed([routing_text(q)])
+        want = {n: cosine(vector, m.router.centroid) for n, m in manifests.items()}
+        for ep in [e for e in db.episodes("r") if e.question_uid.startswith(q.id + ":")]:
+            [routing] = [t for t in db.turns(ep.id) if t.kind == "routing"]
+            d = RoutingDecision.model_validate(json.loads(routing.meta_json)["routing"])
+            assert d.scores == pytest.approx(want, abs=1e-5)
+            assert d.chosen == sorted(want, key=lambda n: -want[n])[:2]
+            turns = db.turns(ep.id)
+            experts_used = {json.loads(t.meta_json).get("adapter") for t in turns if t.role != "router"}
+            assert experts_used == set(d.chosen)
+            calls = db.calls(episode_id=ep.id)
+            assert calls[0].purpose == "embed" and calls[0].prompt_tokens == expert.count_tokens(routing_text(q))
+            assert {json.loads(c.params_json).get("adapter") for c in calls if c.role == "expert"} == set(d.chosen)
+
+
+def test_the_example_config_compares_the_strategies_on_the_shipped_sample():
+    from debate.config import load_config
+    from debate.orchestrator.plan import check_protocols
+
+    cfg = load_config(Path(__file__).parents[2] / "examples" / "routed.yaml")
+    assert cfg.dataset == "domains-sample" and cfg.models["expert"].library == "shipped"
+    checked = {p.label: p.params for p in check_protocols(cfg)}
+    assert checked == {
+        "routed-k1": {"null_share": 0.2}, "routed-k2": {"k": 2, "null_share": 0.2},
+        "always-consult": {"policy": "always_consult"}, "always-debate": {"k": 2, "policy": "always_debate"},
+        "random-routing": {"router": "random"}, "oracle-routing": {"router": "oracle"}, None: {},
+    }
