@@ -147,6 +147,8 @@ async def test_k_must_fit_the_library(name):
         await router.route(question, library(), 0)
     with pytest.raises(ValueError, match="no experts to route to"):
         await router.route(question, [], 1)
+    with pytest.raises(ValueError, match=r"k=2 is more than the 1 expert in the library \(science\)"):
+        await router.route(question, library()[1:2], 2)
 
 
 def test_make_router_checks_names_and_parameters():

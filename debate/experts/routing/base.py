@@ -29,7 +29,8 @@ def check_k(k: int, experts: Sequence[ExpertManifest]) -> None:
         raise ValueError("there are no experts to route to (the model has no expert library)")
     if k > len(experts):
         names = ", ".join(m.name for m in experts)
-        raise ValueError(f"k={k} is more than the {len(experts)} experts in the library ({names})")
+        noun = "expert" if len(experts) == 1 else "experts"
+        raise ValueError(f"k={k} is more than the {len(experts)} {noun} in the library ({names})")
 
 
 def check_null_share(null_share: float) -> float:
