@@ -16,7 +16,30 @@ class ConfigError(ValueError):
 
 
 _OPERATIONAL_RUN = {"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate", "call_cache", "call_cache_mode"}
-_OPERATIONAL_MODEL = ("max_batch", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s")
+_OPERATIONAL_MODEL = ("max_batch", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s",
+                      "deployments")
+
+
+class DeploymentSpec(BaseModel):
+    """One server of a model served by several (vLLM servers, ``debate serve`` processes); calls
+    are spread across them by litellm's Router, with failover. Which deployment answers a call
+    never changes results (they serve the same weights), so deployments can change on resume."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_base: str = Field(min_length=1)
+    model: str | None = None
+    """The model string at this server (default: the model's own ``model``)."""
+    api_key_env: str | None = None
+    """Environment variable holding this server's key (default: the model's ``api_key_env``)."""
+    name: str | None = None
+    """Label in call records (``params.deployment``); default: ``api_base``."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Calls in flight at this server (litellm's ``max_parallel_requests``); unset: no cap."""
+    rpm: int | None = Field(default=None, ge=1)
+    """Requests per minute this server takes (litellm weighs and caps by it)."""
+    weight: float = Field(default=1.0, gt=0)
+    """Share of calls relative to the other deployments (when ``rpm`` is unset)."""
 
 
 class ModelSpec(BaseModel):
@@ -51,6 +74,20 @@ class ModelSpec(BaseModel):
     """Scripted backend only: replies per role."""
     delay_s: float = Field(default=0.0, ge=0)
     """Scripted backend only: seconds each call takes (to simulate a slow model)."""
+    deployments: list[DeploymentSpec] = Field(default_factory=list)
+    """litellm backend: several servers for this model (load balanced, with failover); when set,
+    ``api_base`` is unused and each deployment names its own."""
+
+    @field_validator("deployments")
+    @classmethod
+    def _deployments_litellm_only(cls, v: list[DeploymentSpec], info: ValidationInfo) -> list[DeploymentSpec]:
+        if v and info.data.get("backend") != "litellm":
+            raise ValueError(f"deployments need backend 'litellm' (backend is {info.data.get('backend')!r})")
+        labels = [d.name or d.api_base for d in v]
+        dup = next((x for x in labels if labels.count(x) > 1), None)
+        if dup is not None:
+            raise ValueError(f"two deployments are named {dup!r}; give each a distinct 'name'")
+        return v
     moe_mask: list[int] | dict[int, list[int]] | None = None
     """Local MoE models (Mixtral, Qwen2-MoE, OLMoE): experts never chosen, for every MoE layer
     (a list) or per decoder layer (``{layer: [experts]}``); see docs/moe.md."""

@@ -180,13 +180,14 @@ def list_protocols() -> None:
 
 def _register_commands() -> None:
     """Verbs that live in their own modules."""
-    from debate.cli import export_cmd, nyu_cmd, report_cmd, tournament_cmd, view_cmd
+    from debate.cli import export_cmd, nyu_cmd, report_cmd, serve_cmd, tournament_cmd, view_cmd
 
     report_cmd.register(app, console)
     export_cmd.register(app)
     tournament_cmd.register(app, console)
     nyu_cmd.register(app)
     view_cmd.register(app)
+    serve_cmd.register(app)
 
 
 _register_commands()

@@ -99,5 +99,5 @@ class CachingBackend:
         return self.inner.cost(usage)
 
 
-_CALL_META = ("attempts", "retry_wait_s", "cache_hit")
+_CALL_META = ("attempts", "retry_wait_s", "cache_hit", "deployment")
 """Meta about one call, not about its reply: not stored, so a hit does not report old retries."""

@@ -135,7 +135,7 @@ class LiteLLMBackend:
         if request.seed is not None:
             kwargs["seed"] = request.seed
         self._check_context(request.full_prompt, request.max_tokens)
-        response, meta = await self._complete(request.full_prompt, kwargs)
+        response, meta = await self._complete(request.full_prompt, kwargs, request.adapter)
         choice = response.choices[0]
         text = _field(choice.message, "content") or ""
         return Generation(
@@ -156,7 +156,7 @@ class LiteLLMBackend:
         """
         kwargs = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": TOP_LOGPROBS}
         self._check_context(request.full_prompt, 1)
-        response, meta = await self._complete(request.full_prompt, kwargs)
+        response, meta = await self._complete(request.full_prompt, kwargs, request.adapter)
         top = _first_top_logprobs(response.choices[0])
         return ScoresWithMeta(
             logprobs=[_match_logprob(c, top) for c in request.continuations], usage=_usage(response), meta=meta
@@ -173,12 +173,24 @@ class LiteLLMBackend:
             return 0.0
         return total if math.isfinite(total) and total >= 0 else 0.0
 
-    async def _complete(self, content: str, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    def _model_for(self, adapter: str | None) -> str:
+        """The model string a call names (see :func:`adapter_model`)."""
+        return adapter_model(self.model, adapter)
+
+    async def _acompletion(self, lib: ModuleType, call: dict[str, Any]) -> Any:
+        """The provider call itself (``LiteLLMRouterBackend`` sends it through a litellm Router)."""
+        return await lib.acompletion(**call)
+
+    def _response_meta(self, response: Any) -> dict[str, Any]:
+        """Extra call-record fields read off a response (the router backend adds ``deployment``)."""
+        return {}
+
+    async def _complete(self, content: str, kwargs: dict[str, Any], adapter: str | None = None) -> tuple[Any, dict[str, Any]]:
         """One ``acompletion`` call under the retry policy (the only retry layer); returns the
         response and ``{"attempts": n, "retry_wait_s": seconds slept between attempts}``."""
         lib = _litellm()
         call: dict[str, Any] = {
-            "model": self.model,
+            "model": self._model_for(adapter),
             "messages": [{"role": "user", "content": content}],
             "timeout": self.timeout_s,
             "num_retries": 0,
@@ -221,21 +233,32 @@ class LiteLLMBackend:
                 clean.retry_meta = meta  # type: ignore[attr-defined]
                 raise clean from None
             raise
-        return response, _retry_meta(retrying)
+        return response, {**_retry_meta(retrying), **self._response_meta(response)}
 
     async def _attempt(self, lib: ModuleType, call: dict[str, Any], deadline: float | None) -> Any:
         """One request; its timeout is ``timeout_s`` or what is left of the total budget."""
         if deadline is None:
-            return await lib.acompletion(**call)
+            return await self._acompletion(lib, call)
         left = deadline - time.monotonic()
         if left <= 0:
             raise RetryBudgetExceeded(f"total time budget of {self.total_timeout_s}s spent")
         try:
-            return await asyncio.wait_for(lib.acompletion(**{**call, "timeout": min(self.timeout_s, left)}), left)
+            return await asyncio.wait_for(self._acompletion(lib, {**call, "timeout": min(self.timeout_s, left)}), left)
         except TimeoutError:
             raise lib.Timeout(
                 message=f"total time budget of {self.total_timeout_s}s spent", model=self.model, llm_provider=""
             ) from None
+
+
+def adapter_model(model: str, adapter: str | None) -> str:
+    """An adapter (LoRA expert) replaces the model name after the provider prefix
+    (``openai/base`` -> ``openai/<expert>``), as vLLM multi-LoRA and ``debate serve`` expect."""
+    if not adapter:
+        return model
+    if adapter.startswith("@"):
+        raise ValueError(f"adapter {adapter!r} (per-token routing) needs the local backend, not {model!r}")
+    provider, slash, _ = model.partition("/")
+    return f"{provider}/{adapter}" if slash else adapter
 
 
 def retry_after_s(exc: BaseException) -> float | None:

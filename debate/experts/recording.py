@@ -73,10 +73,11 @@ def _gen_params(r: GenerateRequest) -> dict:
 
 
 def _retries(meta: object) -> dict:
-    """``attempts`` and ``retry_wait_s`` from a backend's meta (hosted backends retry), if any."""
+    """``attempts`` and ``retry_wait_s`` from a backend's meta (hosted backends retry), and the
+    ``deployment`` that answered (a model served by several), if any."""
     if not isinstance(meta, dict):
         return {}
-    return {k: meta[k] for k in ("attempts", "retry_wait_s") if k in meta}
+    return {k: meta[k] for k in ("attempts", "retry_wait_s", "deployment") if k in meta}
 
 
 def _hit(meta: object) -> bool:

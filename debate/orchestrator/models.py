@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from debate.config import _OPERATIONAL_MODEL, ConfigError, ModelSpec, RunConfig
 from debate.experts.backend import Backend
@@ -12,6 +13,9 @@ from debate.experts.call_cache import CachingBackend
 from debate.judges.base import Judge
 from debate.judges.generative import GenerativeJudge
 from debate.judges.logprob import LogProbJudge
+
+if TYPE_CHECKING:
+    from debate.experts.litellm_router import Deployment
 
 
 def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = None, cache_mode: str = "use") -> Backend:
@@ -31,8 +35,14 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
             key = os.environ.get(spec.api_key_env)
             if key is None:
                 raise ConfigError(f"model {name!r}: environment variable {spec.api_key_env} is not set")
-        inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key, timeout_s=spec.timeout_s,
-                               total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
+        if spec.deployments:
+            from debate.experts.litellm_router import LiteLLMRouterBackend
+
+            inner = LiteLLMRouterBackend(spec.model, _deployments(name, spec, key), timeout_s=spec.timeout_s,
+                                         total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
+        else:
+            inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key, timeout_s=spec.timeout_s,
+                                   total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
     else:
         from debate.experts.scripted import ScriptedBackend
 
@@ -40,6 +50,22 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
     if cache is not None:
         inner = CachingBackend(inner, cache, cache_mode, spec=_cache_spec(spec), name=name)  # type: ignore[arg-type]
     return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second, name=name)
+
+
+def _deployments(name: str, spec: ModelSpec, key: str | None) -> list[Deployment]:
+    """The spec's deployments for the router backend, each key read from its environment variable."""
+    from debate.experts.litellm_router import Deployment
+
+    out = []
+    for d in spec.deployments:
+        dkey = key
+        if d.api_key_env:
+            dkey = os.environ.get(d.api_key_env)
+            if dkey is None:
+                raise ConfigError(f"model {name!r}, deployment {d.name or d.api_base!r}: environment variable {d.api_key_env} is not set")
+        out.append(Deployment(name=d.name or d.api_base, model=d.model or spec.model, api_base=d.api_base, api_key=dkey,
+                              max_concurrency=d.max_concurrency, rpm=d.rpm, weight=d.weight))
+    return out
 
 
 def model_names(config: RunConfig) -> set[str]:

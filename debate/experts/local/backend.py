@@ -103,6 +103,19 @@ class LocalBackend:
         logprobs, n_prompt = res
         return Scores(logprobs=logprobs, usage=Usage(prompt_tokens=n_prompt), meta=dict(getattr(res, "meta", {})))
 
+    async def token_logprobs(
+        self, prompt: str, text: str, k: int, *, prefix: str = "", adapter: str | None = None
+    ) -> list[tuple[str, float, list[tuple[str, float]]]]:
+        """Per token of ``text`` after the prompt: the token, its logprob and the top ``k``
+        (``Engine.token_logprobs``); ``debate serve`` answers OpenAI ``logprobs`` requests with it.
+        ``adapter`` as in ``GenerateRequest`` (the payload's last item)."""
+        return await self._batcher.submit("logprobs", prefix, (prefix, prompt, text, k, adapter))
+
+    @property
+    def batch_stats(self) -> dict[str, int]:
+        """Batched calls run so far and the requests they served (``debate serve`` shows them)."""
+        return {"batches": self._batcher.batches, "requests": self._batcher.items}
+
     def cost(self, usage: Usage) -> float:
         return usage.total / 1000 * self._rate
 
@@ -114,6 +127,8 @@ class LocalBackend:
     def _run(self, kind: str, payloads: list[Any]) -> list[Any]:
         engine = self.engine
         prefix = payloads[0][0]
+        if kind == "logprobs":
+            return [_one(lambda p=p: engine.token_logprobs(*p[:4])) for p in payloads]
         if kind == "generate":
             try:
                 return engine.generate(prefix, [p[1] for p in payloads])

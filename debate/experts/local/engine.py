@@ -344,6 +344,36 @@ class Engine:
             out.append(total if math.isfinite(total) else float("-inf"))
         return out, len(prefix.ids) + len(p_ids)
 
+    @torch.inference_mode()
+    def token_logprobs(self, prefix_text: str, prompt: str, text: str, k: int) -> list[tuple[str, float, list[tuple[str, float]]]]:
+        """OpenAI-style logprobs of ``text`` after ``prefix + prompt``, in one forward pass:
+        per token of ``text``, ``(token, its log-probability, the k most likely (token, logprob))``.
+
+        An empty ``text`` still gets one position: the next token's top k, its token the most
+        likely one (so a reply that ended at once still shows what was likely; ``debate serve``).
+        """
+        prefix = self.prefix(prefix_text)
+        p_ids = self.encode(prompt, bos=False) or [self.pad_id]
+        c_ids = self.encode(text, bos=False)
+        self._check_fits(prefix, p_ids + c_ids, 0 if c_ids else 1)
+        cache, ids, kpos, pos = self._batch_inputs(prefix, [p_ids + c_ids])
+        logits = self.model(
+            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
+            past_key_values=cache, use_cache=True, logits_to_keep=len(c_ids) + 1,
+        ).logits[0]
+        logp = torch.log_softmax(logits.float(), dim=-1)  # row j predicts text token j (the last row: after it)
+        k = max(0, min(k, logp.shape[-1]))
+        out = []
+        for j in range(max(1, len(c_ids))):
+            tok = c_ids[j] if c_ids else int(torch.argmax(logp[j]))
+            values, indices = torch.topk(logp[j], k) if k else (torch.empty(0), torch.empty(0, dtype=torch.long))
+            out.append((self._piece(tok), float(logp[j, tok]), [(self._piece(int(i)), float(v)) for i, v in zip(indices, values)]))
+        return out
+
+    def _piece(self, token_id: int) -> str:
+        """One token as text, its leading space kept and special tokens named (``<eos>``)."""
+        return self.tokenizer.decode([token_id])
+
 
 def _first_stop(text: str, stops: list[str]) -> int | None:
     """Where the first stop string starts, ignoring leading whitespace (a reply that opens

@@ -1,0 +1,52 @@
+"""``debate serve`` on bad input: one line naming the problem, exit 2, no server started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from debate.cli.app import app
+
+runner = CliRunner()
+
+
+def error_line(*args: str) -> str:
+    result = runner.invoke(app, ["serve", *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_model_path(tmp_path: Path) -> None:
+    assert error_line(str(tmp_path / "nope")) == f"error: model {str(tmp_path / 'nope')!r}: {str(tmp_path / 'nope')!r} does not exist"
+
+
+def test_api_key_variable_must_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_SUCH_SERVE_KEY", raising=False)
+    assert error_line("--api-key-env", "NO_SUCH_SERVE_KEY") == "error: --api-key-env: environment variable NO_SUCH_SERVE_KEY is not set"
+
+
+def test_router_arguments_must_be_a_json_object() -> None:
+    assert error_line("--router", "random", "--router-args", "{seed: 1}").startswith("error: --router-args: not JSON")
+    assert error_line("--router", "random", "--router-args", "[1]") == "error: --router-args: must be a JSON object"
+
+
+def test_router_needs_a_known_name_and_a_library(tiny_model: Path, library: Path) -> None:
+    assert error_line(str(tiny_model), "--library", str(library), "--router", "best") == (
+        "error: unknown router 'best'; known: centroid, oracle, random")
+    assert error_line(str(tiny_model), "--router", "random") == (
+        "error: model=routed needs a library with at least one expert (--library)")
+    assert error_line(str(tiny_model), "--library", str(tiny_model / "nope")) == f"error: {tiny_model / 'nope'}: no such expert library folder"
+
+
+def test_library_of_another_base_is_refused_before_serving(tiny_model: Path, tmp_path: Path) -> None:
+    from tests.experts.lora_fixtures import build_base, build_expert
+
+    other = build_base(tmp_path / "other-base", seed=5)
+    build_expert(tmp_path / "lib", "stranger", other, seed=1)
+    line = error_line(str(tiny_model), "--library", str(tmp_path / "lib"), "--port", "1")
+    assert line.startswith(f"error: {tmp_path / 'lib' / 'stranger' / 'manifest.json'}: expert 'stranger' was trained on base model")
+    assert line.endswith("nothing was loaded")
