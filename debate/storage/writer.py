@@ -3,8 +3,10 @@
 SQLite allows one writer at a time. Funnelling hundreds of concurrent episodes through one
 queue means they never contend for the lock ("database is locked"), and running the SQL on a
 dedicated thread keeps the event loop (and the model calls it drives) responsive. Each item is
-its own transaction, committed before its caller resumes, so a crash loses at most the item in
-flight, and ``start_episode`` clears the partial work of an attempt that never finished.
+committed before its caller resumes, so a crash loses at most the items in flight, and
+``start_episode`` clears the partial work of an attempt that never finished. Items that queue up
+while a commit runs are written together in the next one (group commit, each item
+redone alone if the group fails): with many episodes in flight the commit cost is shared.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from debate.storage.errors import StorageError
 T = TypeVar("T")
 _Item = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
 _STOP = None
+MAX_GROUP = 512
+"""Most items one commit holds (see ``_transact_group``)."""
 
 
 class DatabaseWriter:
@@ -80,29 +84,57 @@ class DatabaseWriter:
     async def _run(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
-        item: _Item | None = None
+        group: list[_Item] = []
         try:
             while (item := await self._queue.get()) is not _STOP:
-                op, fut = item
-                if fut.cancelled():  # its caller gave up before we got to it: don't write it
-                    continue
+                group = [item]
+                stop = False
+                while len(group) < MAX_GROUP and not self._queue.empty():  # whatever queued meanwhile joins
+                    nxt = self._queue.get_nowait()
+                    if nxt is _STOP:
+                        stop = True
+                        break
+                    group.append(nxt)
+                live = [(op, fut) for op, fut in group if not fut.cancelled()]  # callers that gave up: not written
                 try:
-                    result = await loop.run_in_executor(self._executor, self._transact, op)
-                except Exception as exc:  # the caller gets it; the writer carries on
+                    outcomes = await loop.run_in_executor(self._executor, self._transact_group, [op for op, _ in live])
+                except Exception as exc:  # the commit itself failed: nothing of the group was saved
+                    outcomes = [(False, exc)] * len(live)
+                for (_, fut), (ok, value) in zip(live, outcomes):
                     if not fut.done():
-                        fut.set_exception(exc)
-                else:
-                    if not fut.done():
-                        fut.set_result(result)
-                item = None
+                        fut.set_result(value) if ok else fut.set_exception(value)
+                group = []
+                if stop:
+                    break
         finally:
             # Cancelled (loop shutting down) or stopped: nobody may wait forever on a write.
-            pending = [item] if item is not None else []
+            pending = list(group)
             while not self._queue.empty():
                 pending.append(self._queue.get_nowait())
             for it in pending:
                 if it is not None and not it[1].done():
                     it[1].set_exception(StorageError("the database writer stopped; this write may not have been saved"))
+
+    def _transact_group(self, ops_: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
+        """Group commit: the items queued together share one transaction (one commit, the costly
+        part). If any item fails, the whole group is rolled back and every item is redone in a
+        transaction of its own, so a failing item fails alone. Callers still resume only after
+        the commit that holds their item."""
+        if len(ops_) > 1:
+            try:
+                with Session(self.db.write_engine, expire_on_commit=False) as session:
+                    results = [op(session) for op in ops_]
+                    session.commit()
+                return [(True, r) for r in results]
+            except Exception:
+                pass  # rolled back on leaving the session: redo the items one by one
+        out: list[tuple[bool, Any]] = []
+        for op in ops_:
+            try:
+                out.append((True, self._transact(op)))
+            except Exception as exc:
+                out.append((False, exc))
+        return out
 
     def _transact(self, op: Callable[[Session], T]) -> T:
         with Session(self.db.write_engine, expire_on_commit=False) as session:
