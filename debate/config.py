@@ -47,9 +47,10 @@ class ModelSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["local", "litellm", "scripted"] = "local"
+    backend: Literal["local", "litellm", "scripted", "vllm"] = "local"
     model: str = "embedded"
-    """local: ``embedded``, an HF folder or a ``.gguf`` file; litellm: a provider/model string."""
+    """local: ``embedded``, an HF folder or a ``.gguf`` file; litellm: a provider/model string;
+    vllm (in-process vLLM engine, optional extra): ``embedded`` or an HF folder."""
     api_base: str | None = None
     """For OpenAI-compatible servers such as vLLM (litellm backend)."""
     api_key_env: str | None = None
@@ -93,17 +94,24 @@ class ModelSpec(BaseModel):
     (a list) or per decoder layer (``{layer: [experts]}``); see docs/moe.md."""
     moe_force: list[int] | dict[int, list[int]] | None = None
     """Local MoE models: tokens choose only among these experts (at least ``num_experts_per_tok``)."""
+    library: str | None = None
+    """Local models: a LoRA-expert library (a folder, or ``shipped`` for the experts trained on the
+    embedded model); requests name an expert (routed protocol, ``debate serve``)."""
+    adapter: str | None = None
+    """Local models with a library: the expert used when a request names none — one expert's name,
+    or ``@token`` for per-token (PHATGOOSE) routing over all of them on every turn."""
 
-    @field_validator("moe_mask", "moe_force")
+    @field_validator("moe_mask", "moe_force", "library", "adapter")
     @classmethod
     def _moe_local_only(cls, v: Any, info: ValidationInfo) -> Any:
         if v is not None and info.data.get("backend") != "local":
-            raise ValueError(f"expert ablations need a local model (backend is {info.data.get('backend')!r})")
+            what = {"library": "an expert library needs", "adapter": "an adapter needs"}.get(info.field_name or "", "expert ablations need")
+            raise ValueError(f"{what} a local model (backend is {info.data.get('backend')!r})")
         return v
 
     @classmethod
     def from_string(cls, spec: str) -> "ModelSpec":
-        """``embedded``, ``local:PATH``, ``scripted``, ``litellm:PROVIDER/MODEL`` or ``PROVIDER/MODEL``."""
+        """``embedded``, ``local:PATH``, ``vllm:PATH``, ``scripted``, ``litellm:PROVIDER/MODEL`` or ``PROVIDER/MODEL``."""
         if spec in ("embedded", "local", "local:embedded"):
             return cls()
         if spec.startswith("local:"):
@@ -112,10 +120,12 @@ class ModelSpec(BaseModel):
             return cls(backend="scripted", model="scripted")
         if spec.startswith("litellm:"):
             return cls(backend="litellm", model=spec.removeprefix("litellm:"))
+        if spec.startswith("vllm:"):
+            return cls(backend="vllm", model=spec.removeprefix("vllm:"))
         if "/" in spec:
             return cls(backend="litellm", model=spec)
         raise ConfigError(
-            f"unknown model {spec!r}: use 'embedded', 'local:PATH', 'scripted', 'PROVIDER/MODEL' "
+            f"unknown model {spec!r}: use 'embedded', 'local:PATH', 'vllm:PATH', 'scripted', 'PROVIDER/MODEL' "
             "or a name defined under 'models'"
         )
 
@@ -198,7 +208,7 @@ class RunConfig(BaseModel):
         for spec in data.get("models", {}).values():
             for key in _OPERATIONAL_MODEL:
                 spec.pop(key, None)
-            for key in ("moe_mask", "moe_force"):  # unset: results (and old runs' hashes) unchanged
+            for key in ("moe_mask", "moe_force", "library", "adapter"):  # unset: results (and old runs' hashes) unchanged
                 if spec.get(key) is None:
                     spec.pop(key, None)
         return data

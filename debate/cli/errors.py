@@ -10,11 +10,12 @@ import typer
 
 from debate.config import ConfigError
 from debate.datasets import DatasetError
+from debate.experts.library.library import LibraryError
 from debate.orchestrator.runner import RunAborted
 from debate.storage import ConfigMismatchError, StorageError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    ConfigError, DatasetError, ConfigMismatchError, StorageError, FileNotFoundError, RunAborted,
+    ConfigError, DatasetError, ConfigMismatchError, StorageError, FileNotFoundError, RunAborted, LibraryError,
 )
 
 

@@ -30,7 +30,8 @@ class RecordingBackend:
                                params={**_gen_params(request), **_retries(getattr(exc, "retry_meta", None)), "cache_hit": False})
             raise
         await self._record("generate", request.full_prompt, gen.text, gen.usage, t0,
-                           params={**_gen_params(request), "finish_reason": gen.finish_reason, **_retries(gen.meta),
+                           params={**_gen_params(request), **_served_adapter(request.adapter, gen.meta),
+                                   "finish_reason": gen.finish_reason, **_retries(gen.meta),
                                    "cache_hit": _hit(gen.meta)})
         return gen
 
@@ -70,6 +71,13 @@ class RecordingBackend:
 def _gen_params(r: GenerateRequest) -> dict:
     out = {"max_tokens": r.max_tokens, "temperature": r.temperature, "seed": r.seed, "prefix_chars": len(r.prefix)}
     return {**out, "adapter": r.adapter} if r.adapter else out
+
+
+def _served_adapter(requested: str | None, meta: object) -> dict:
+    """The expert that answered when the model chose it (its default ``adapter``), not the request."""
+    if requested or not isinstance(meta, dict) or not meta.get("adapter"):
+        return {}
+    return {"adapter": meta["adapter"]}
 
 
 def _retries(meta: object) -> dict:

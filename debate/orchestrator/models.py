@@ -25,7 +25,7 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
         inner: Backend = LocalBackend(
             spec.model, name=name, device=spec.device, dtype=spec.dtype,
             max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens,
-            moe_mask=spec.moe_mask, moe_force=spec.moe_force,
+            moe_mask=spec.moe_mask, moe_force=spec.moe_force, library=spec.library, adapter=spec.adapter,
         )
     elif spec.backend == "litellm":
         from debate.experts.litellm_backend import LiteLLMBackend
@@ -43,6 +43,11 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
         else:
             inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key, timeout_s=spec.timeout_s,
                                    total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
+    elif spec.backend == "vllm":
+        from debate.experts.vllm_backend import VLLMBackend
+
+        inner = VLLMBackend(spec.model, name=name, dtype=spec.dtype, max_batch=spec.max_batch,
+                            adapters=getattr(spec, "library", None), usd_per_1k_tokens=spec.usd_per_1k_tokens)
     else:
         from debate.experts.scripted import ScriptedBackend
 

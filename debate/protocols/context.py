@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from debate.core.question import LETTERS, JudgeView, Question
-from debate.core.transcript import Kind, ParseStatus, Role, Turn, Verdict
+from debate.core.transcript import Kind, Role, Turn, Verdict
 from debate.experts.backend import Backend, GenerateRequest, ScoreRequest
 from debate.judges.base import Judge
 from debate.judges.logprob import softmax

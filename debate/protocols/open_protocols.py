@@ -7,7 +7,6 @@ from __future__ import annotations
 from debate.core.transcript import Role, Verdict
 from debate.protocols.context import EpisodeContext
 from debate.protocols.params import Rounds
-from debate.protocols.params import Rounds
 from debate.protocols.debate import debate_rounds
 from debate.protocols.consultancy import consult_rounds
 from debate.protocols.registry import protocol

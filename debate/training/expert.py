@@ -47,6 +47,7 @@ def train_expert(
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     peft_model.save_pretrained(str(work))
+    (work / "README.md").unlink(missing_ok=True)  # PEFT's empty model-card template; the manifest says what matters
     save_file({k: v.contiguous() for k, v in gates.items()}, str(work / GATES))
     for f in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
         if not (work / f).is_file():

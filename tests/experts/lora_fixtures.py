@@ -7,32 +7,14 @@ from pathlib import Path
 import torch
 
 from debate.experts.library.fingerprint import base_fingerprint
+from tests.tiny_gemma import build_tiny_gemma3
 from debate.experts.library.manifest import GATES, MANIFEST, ExpertManifest, RouterStats, Training
 
 TARGETS = ["q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"]
 
 
 def build_base(path: Path, *, seed: int = 0, layers: int = 2) -> Path:
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
-    chars = ["\n"] + [chr(c) for c in range(32, 127)]
-    vocab = {t: i for i, t in enumerate(specials + chars)}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
-    ).save_pretrained(path)
-    config = Gemma3TextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=layers,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
-        layer_types=(["sliding_attention"] * (layers - 1)) + ["full_attention"], max_position_embeddings=512,
-        pad_token_id=0, bos_token_id=1, eos_token_id=2,
-    )
-    torch.manual_seed(seed)
-    Gemma3ForCausalLM(config).save_pretrained(path)
-    return path
+    return build_tiny_gemma3(path, layer_types=(["sliding_attention"] * (layers - 1)) + ["full_attention"], context=4096, seed=seed)
 
 
 def build_expert(library: Path, name: str, base: Path, *, seed: int, domain: str = "test", gates: bool = True,

@@ -18,6 +18,7 @@ import torch
 from debate.experts.backend import GenerateRequest, ScoreRequest
 from debate.experts.local.backend import LocalBackend
 from debate.experts.local.engine import ContextExceeded, Engine, Row
+from tests.tiny_gemma import build_tiny_gemma3
 
 WINDOW = 8
 CONTEXT = 256
@@ -29,38 +30,7 @@ SUFFIXES = ["Q: ", "Question: why?\nA:", "A much longer question, with words: hm
 
 
 def _build(path: Path, layer_types: list[str]) -> None:
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
-
-    # Character-level: every printable ASCII character (and newline) is one token, so text and
-    # tokens map one to one and token counts are just string lengths.
-    specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
-    chars = ["\n"] + [chr(c) for c in range(32, 127)]
-    vocab = {t: i for i, t in enumerate(specials + chars)}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
-    )
-    fast.save_pretrained(path)
-
-    config = Gemma3TextConfig(
-        vocab_size=len(vocab),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=len(layer_types),
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        sliding_window=WINDOW,
-        layer_types=layer_types,
-        max_position_embeddings=CONTEXT,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    torch.manual_seed(0)
-    Gemma3ForCausalLM(config).save_pretrained(path)
+    build_tiny_gemma3(path, layer_types=layer_types, hidden=64, head_dim=32, sliding_window=WINDOW, context=CONTEXT)
 
 
 @pytest.fixture(scope="module", autouse=True)

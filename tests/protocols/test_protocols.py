@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from debate.core.transcript import Kind, ParseStatus, Role
+from debate.core.transcript import ParseStatus, Role
 from debate.judges.logprob import LogProbJudge
 from debate.protocols import EpisodeContext, SpeechSettings, get_protocol
 from tests.helpers import expert, judge, question

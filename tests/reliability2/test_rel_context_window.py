@@ -24,30 +24,13 @@ from debate.core.question import Question  # noqa: E402
 from debate.experts.local.backend import LocalBackend  # noqa: E402
 from debate.orchestrator import run_experiment  # noqa: E402
 from debate.protocols.context import CONTEXT_EXCEEDED, ContextExceededError, guard_context  # noqa: E402
+from tests.tiny_gemma import build_tiny_gemma3  # noqa: E402
 
 CONTEXT = 512
 
 
 def _build(path: Path) -> None:
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import Gemma3ForCausalLM, Gemma3TextConfig, PreTrainedTokenizerFast
-
-    specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
-    chars = ["\n"] + [chr(c) for c in range(32, 127)]
-    vocab = {t: i for i, t in enumerate(specials + chars)}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
-    ).save_pretrained(path)
-    config = Gemma3TextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
-        layer_types=["sliding_attention", "full_attention"], max_position_embeddings=CONTEXT,
-        pad_token_id=0, bos_token_id=1, eos_token_id=2,
-    )
-    torch.manual_seed(0)
-    Gemma3ForCausalLM(config).save_pretrained(path)
+    build_tiny_gemma3(path, layer_types=["sliding_attention", "full_attention"], context=CONTEXT)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,13 @@ from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
 from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
+from debate.experts.library.library import LibraryEntry, LibraryError, open_library
+from debate.experts.library.manifest import ExpertManifest
+from debate.experts.local.adapters import TOKEN_ROUTED
 from debate.experts.local.moe import ExpertChoice, check_options, options_key
 
 
-_ENGINES: dict[tuple[str, str, str], Engine] = {}
+_ENGINES: dict[tuple[str, ...], Engine] = {}
 _BATCHERS: dict[tuple[str, ...], Batcher] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -34,8 +37,17 @@ class LocalBackend:
         usd_per_1k_tokens: float = 0.0,
         moe_mask: ExpertChoice | None = None,
         moe_force: ExpertChoice | None = None,
+        library: str | Path | None = None,
+        adapter: str | None = None,
     ) -> None:
         self.path = str(path)
+        self.library = None if library is None else str(library)
+        """A LoRA-expert library (folder, or ``shipped``): requests pick an expert by ``adapter``."""
+        self._entries: list[LibraryEntry] | None = None
+        self.adapter = adapter
+        """The expert a request gets when it names none (e.g. ``@token``: every turn token-routed)."""
+        if adapter is not None and self.library is None:
+            raise LibraryError(f"model {self.name!r}: adapter {adapter!r} needs a 'library'")
         self.name = name or ("local:embedded" if self.path == "embedded" else f"local:{self.path}")
         self._device, self._dtype = device, dtype
         self._prefix_entries = prefix_cache_entries
@@ -47,7 +59,7 @@ class LocalBackend:
         folder = Path(self.path).expanduser()
         if (moe_mask is not None or moe_force is not None) and (folder / "config.json").is_file():
             check_options(folder, moe_mask, moe_force)  # a bad option fails here, before any episode
-        key = (self.path, device, dtype, options_key(moe_mask, moe_force))
+        key = (self.path, device, dtype, self.library or "", options_key(moe_mask, moe_force))
         with _ENGINES_LOCK:
             # One queue per set of weights (and ablation; the engine's routing lock keeps ablations
             # apart), so backends sharing an engine never run it concurrently.
@@ -62,7 +74,7 @@ class LocalBackend:
         """
         with self._lock:
             if self._engine is None:
-                key = (self.path, self._device, self._dtype)
+                key = (self.path, self._device, self._dtype, self.library or "")
                 with _ENGINES_LOCK:
                     if key not in _ENGINES:
                         _ENGINES[key] = self._load()
@@ -70,7 +82,8 @@ class LocalBackend:
             return self._engine
 
     def _load(self) -> Engine:
-        kw: dict[str, Any] = {"device": self._device, "dtype": self._dtype, "prefix_cache_entries": self._prefix_entries}
+        kw: dict[str, Any] = {"device": self._device, "dtype": self._dtype, "prefix_cache_entries": self._prefix_entries,
+                              "library": self.library}
         if self.path == "embedded":
             from debate.experts.embedded import embedded_model_dir
 
@@ -88,8 +101,41 @@ class LocalBackend:
     def count_tokens(self, text: str) -> int:
         return self.engine.count_tokens(text)
 
+    # ---- experts ---------------------------------------------------------------------------
+    def expert_manifests(self) -> list[ExpertManifest]:
+        """The library's experts, read from their manifests (the model need not be loaded)."""
+        if self.library is None:
+            return []
+        if self._entries is None:
+            self._entries = open_library(self.library)
+        return [e.manifest for e in self._entries]
+
+    def expert_names(self) -> list[str]:
+        return [m.name for m in self.expert_manifests()]
+
+    def _adapter(self, requested: str | None) -> str | None:
+        adapter = requested if requested is not None else self.adapter
+        self._check_adapter(adapter)
+        return adapter
+
+    def _check_adapter(self, adapter: str | None) -> None:
+        """An unknown expert fails its own request here, never the batch it would have joined."""
+        if adapter in (None, "") or (adapter == TOKEN_ROUTED and self.library is not None):
+            return
+        names = self.expert_names()
+        if adapter not in names:
+            raise LibraryError(
+                f"unknown expert {adapter!r}; " + (f"this library has {', '.join(names)} (or {TOKEN_ROUTED!r})" if names
+                                                   else f"model {self.name!r} has no expert library")
+            )
+
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """Pooled base-model hidden states (``Engine.embed``), queued with the model's other work."""
+        return await self._batcher.submit("embed", "", ("", list(texts)))
+
     async def generate(self, request: GenerateRequest) -> Generation:
-        row = Row(request.prompt, request.max_tokens, request.temperature, list(request.stop), request.seed)
+        adapter = self._adapter(request.adapter)
+        row = Row(request.prompt, request.max_tokens, request.temperature, list(request.stop), request.seed, adapter)
         res = await self._batcher.submit("generate", request.prefix, (request.prefix, row))
         return Generation(
             text=res.text,
@@ -99,7 +145,8 @@ class LocalBackend:
         )
 
     async def score(self, request: ScoreRequest) -> Scores:
-        res = await self._batcher.submit("score", request.prefix, (request.prefix, request.prompt, list(request.continuations)))
+        adapter = self._adapter(request.adapter)
+        res = await self._batcher.submit("score", request.prefix, (request.prefix, request.prompt, list(request.continuations), adapter))
         logprobs, n_prompt = res
         return Scores(logprobs=logprobs, usage=Usage(prompt_tokens=n_prompt), meta=dict(getattr(res, "meta", {})))
 
@@ -109,6 +156,7 @@ class LocalBackend:
         """Per token of ``text`` after the prompt: the token, its logprob and the top ``k``
         (``Engine.token_logprobs``); ``debate serve`` answers OpenAI ``logprobs`` requests with it.
         ``adapter`` as in ``GenerateRequest`` (the payload's last item)."""
+        self._check_adapter(adapter)
         return await self._batcher.submit("logprobs", prefix, (prefix, prompt, text, k, adapter))
 
     @property
@@ -128,7 +176,9 @@ class LocalBackend:
         engine = self.engine
         prefix = payloads[0][0]
         if kind == "logprobs":
-            return [_one(lambda p=p: engine.token_logprobs(*p[:4])) for p in payloads]
+            return [_one(lambda p=p: engine.token_logprobs(*p[:5])) for p in payloads]
+        if kind == "embed":
+            return [engine.embed(p[1]) for p in payloads]
         if kind == "generate":
             try:
                 return engine.generate(prefix, [p[1] for p in payloads])
@@ -137,11 +187,11 @@ class LocalBackend:
                     raise
                 return [_one(lambda p=p: engine.generate(prefix, [p[1]])[0]) for p in payloads]
         try:
-            return engine.score(prefix, [p[1] for p in payloads], [p[2] for p in payloads])
+            return engine.score(prefix, [p[1] for p in payloads], [p[2] for p in payloads], [p[3] for p in payloads])
         except ContextExceeded:
             if len(payloads) == 1:
                 raise
-            return [_one(lambda p=p: engine.score(prefix, [p[1]], [p[2]])[0]) for p in payloads]
+            return [_one(lambda p=p: engine.score(prefix, [p[1]], [p[2]], [p[3]])[0]) for p in payloads]
 
 
 def _one(fn: Any) -> Any:

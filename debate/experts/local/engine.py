@@ -24,6 +24,8 @@ from typing import Any
 import torch
 
 from debate.experts.local.moe import Tally, attach_routing, score_phases
+from debate.experts.local.adapters import AdapterSet
+from debate.experts.local.kv_cache import batch_cache
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class Row:
     temperature: float = 0.0
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    adapter: str | None = None
+    """LoRA expert for this row (``AdapterSet``); rows of one batch may each use a different one."""
 
 
 @dataclass
@@ -88,6 +92,8 @@ class Engine:
         gguf_file: str | None = None,
         prefix_cache_entries: int = 8,
         prefill_chunk: int = 1024,
+        library: str | Path | None = None,
+        growing_cache: bool = True,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -103,6 +109,7 @@ class Engine:
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype, **kw).to(self.device)
         self.model.eval()
         self.moe = attach_routing(self.model)  # MoE models: routing counts and expert ablations
+        self.adapters = AdapterSet.load(self.model, Path(path), library, self.device) if library is not None else AdapterSet()
         self.load_seconds = time.perf_counter() - t0
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         eos = self.model.generation_config.eos_token_id
@@ -116,6 +123,9 @@ class Engine:
         self.sliding_window: int | None = text_config.sliding_window if sliding else None
         self.prefixes = PrefixCache(prefix_cache_entries)
         self.prefill_chunk = prefill_chunk
+        self.growing_cache = growing_cache
+        """Batches decode into preallocated KV buffers (``kv_cache.py``) instead of transformers'
+        ``DynamicCache``, whose per-step ``torch.cat`` copies the whole cache; False: the latter."""
 
     # ---- tokens -------------------------------------------------------------------------
     def encode(self, text: str, *, bos: bool) -> list[int]:
@@ -129,11 +139,11 @@ class Engine:
 
     # ---- prefix -------------------------------------------------------------------------
     @torch.inference_mode()
-    def prefix(self, text: str) -> CachedPrefix:
-        """The KV state of BOS + ``text``, computed in chunks and kept in the LRU."""
+    def prefix(self, text: str, adapter: str | None = None) -> CachedPrefix:
+        """The KV state of BOS + ``text`` under ``adapter``, computed in chunks and kept in the LRU."""
         from transformers import DynamicCache
 
-        key = PrefixCache.key(text) + self.moe.key
+        key = PrefixCache.key(text, adapter) + self.moe.key
         hit = self.prefixes.get(key)
         if hit is not None:
             return hit
@@ -142,19 +152,32 @@ class Engine:
             raise ContextExceeded(f"prefix is {len(ids)} tokens; the context window is {self.context_window}")
         cache = DynamicCache(config=self.model.config)
         tally = self.moe.tally(1)
+        self.adapters.begin([adapter])
         for start in range(0, len(ids), self.prefill_chunk):
             chunk = torch.tensor([ids[start : start + self.prefill_chunk]], device=self.device)
             pos = torch.arange(start, start + chunk.shape[1], device=self.device).unsqueeze(0)
             # logits_to_keep=1: the LM head over a 262k vocabulary costs more than the layers.
             tally.step([0], prefix=None)
             self.model(input_ids=chunk, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        self.adapters.end()
         entry = CachedPrefix(ids=ids, cache=cache)
         self.moe.keep_prefix(entry, tally)
         self.prefixes.put(key, entry)
         return entry
 
-    def _batch_inputs(self, prefix: CachedPrefix, suffixes: list[list[int]]) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The batch's cache, input ids, key positions (-1 for a pad) and query positions."""
+    def _prefixes(self, text: str, adapters: list[str | None]) -> tuple[CachedPrefix, list[CachedPrefix] | None]:
+        """The prefix under each row's adapter (an adapter changes the KV); None when all rows share one."""
+        each = {a: self.prefix(text, a) for a in dict.fromkeys(adapters)}
+        first = each[adapters[0]]
+        return first, (None if len(each) == 1 else [each[a] for a in adapters])
+
+    def _batch_inputs(
+        self, prefix: CachedPrefix, suffixes: list[list[int]], row_prefixes: list[CachedPrefix] | None = None, decode: int = 0,
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's cache, input ids, key positions (-1 for a pad) and query positions.
+
+        ``row_prefixes`` (same text, different adapters) gives each row its own prefix KV;
+        ``decode``: tokens to be generated, room the growing cache reserves up front."""
         from transformers.cache_utils import DynamicLayer
 
         n, p = len(suffixes), len(prefix.ids)
@@ -168,6 +191,10 @@ class Engine:
             ids[r, pad:] = torch.tensor(s)
             pos[r, pad:] = torch.arange(p, p + len(s))
             kpos[r, p + pad :] = pos[r, pad:]
+        if self.growing_cache:
+            rows = [rp.cache for rp in row_prefixes] if row_prefixes is not None else None
+            cache = batch_cache(prefix.cache, n, width + decode, rows)
+            return cache, ids.to(self.device), kpos.to(self.device), pos.to(self.device)
         cache = prefix.fork()
         if self.sliding_window is not None:
             # The prefix's last window - 1 keys are all any row needs from it; but from here on a
@@ -178,7 +205,12 @@ class Engine:
                     keep.lazy_initialization(layer.keys, layer.values)
                     keep.keys, keep.values = layer.keys, layer.values
                     cache.layers[i] = keep
-        if n > 1:
+        if row_prefixes is not None:
+            for i, layer in enumerate(cache.layers):
+                if layer.is_initialized:
+                    layer.keys = torch.cat([rp.cache.layers[i].keys for rp in row_prefixes])
+                    layer.values = torch.cat([rp.cache.layers[i].values for rp in row_prefixes])
+        elif n > 1:
             cache.batch_repeat_interleave(n)
         return cache, ids.to(self.device), kpos.to(self.device), pos.to(self.device)
 
@@ -217,11 +249,12 @@ class Engine:
     # ---- generation ---------------------------------------------------------------------
     @torch.inference_mode()
     def generate(self, prefix_text: str, rows: list[Row]) -> list[RowResult]:
-        prefix = self.prefix(prefix_text)
+        prefix, row_prefixes = self._prefixes(prefix_text, [r.adapter for r in rows])
         suffixes = [self.encode(r.suffix, bos=False) or [self.pad_id] for r in rows]
         for r, s in zip(rows, suffixes):
             self._check_fits(prefix, s, r.max_tokens)
-        cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
+        cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes, row_prefixes, max(r.max_tokens for r in rows))
+        self.adapters.begin([r.adapter for r in rows], kpos[:, -ids.shape[1]:] >= 0)
         tally = self.moe.tally(len(rows))
         tally.step(range(len(rows)), prompt=kpos[:, -ids.shape[1]:] >= 0)
         gens = [torch.Generator().manual_seed(r.seed if r.seed is not None else 0) for r in rows]
@@ -257,18 +290,21 @@ class Engine:
                     break
                 idx = torch.tensor(keep, device=self.device)
                 cache.batch_select_indices(idx)
+                self.adapters.select(idx)
                 nxt, kpos, last_pos = nxt[idx], kpos[idx], last_pos[idx]
                 live = [live[b] for b in keep]
             last_pos = last_pos + 1
             kpos = torch.cat([kpos, last_pos.unsqueeze(1)], dim=1)
             tally.step(live, generated=None)
+            self.adapters.all_valid()
             logits = self.model(
                 input_ids=nxt.unsqueeze(1), attention_mask=self._attention(cache, kpos, last_pos.unsqueeze(1)),
                 position_ids=last_pos.unsqueeze(1), past_key_values=cache, use_cache=True,
             ).logits[:, -1, :]
+        self.adapters.end()
         return [
             RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i],
-                      meta={"moe": tally.trace(i, prefix)} if self.moe.shape else {})
+                      meta={**({"moe": tally.trace(i, row_prefixes[i] if row_prefixes else prefix)} if self.moe.shape else {}), **self.adapters.meta(i)})
             for i in range(len(rows))
         ]
 
@@ -284,36 +320,48 @@ class Engine:
 
     # ---- scoring ------------------------------------------------------------------------
     @torch.inference_mode()
-    def score(self, prefix_text: str, prompts: list[str], continuations: list[list[str]]) -> list[tuple[list[float], int]]:
+    def score(
+        self, prefix_text: str, prompts: list[str], continuations: list[list[str]], adapters: list[str | None] | None = None
+    ) -> list[tuple[list[float], int]]:
         """Log-probability of each continuation after ``prefix + prompt``; rows batch together.
 
         Returns, per prompt, the log-probs and the number of prompt tokens processed (a
         :class:`Scored` pair, whose ``meta["moe"]`` is the prompt's routing on an MoE model).
         """
-        prefix = self.prefix(prefix_text)
+        adapters = adapters or [None] * len(prompts)
+        prefix, mixed = self._prefixes(prefix_text, adapters)
+        row_prefix = mixed or [prefix] * len(prompts)
         tally = self.moe.tally(len(prompts))
         results: list[tuple[list[float], int]] = [([], 0)] * len(prompts)
+        extra: list[dict[str, Any]] = [{} for _ in prompts]
         single: list[int] = []
         for i, conts in enumerate(continuations):
             if all(len(self.encode(c, bos=False)) == 1 for c in conts):
                 single.append(i)
             else:
-                results[i] = self._score_multi(prefix, prompts[i], conts, tally, i)
+                self.adapters.begin([adapters[i]] * len(conts))
+                results[i] = self._score_multi(row_prefix[i], prompts[i], conts, tally, i)
+                self.adapters.end()
+                extra[i] = self.adapters.meta(0)
         if single:
             suffixes = [self.encode(prompts[i], bos=False) or [self.pad_id] for i in single]
             for s in suffixes:
                 self._check_fits(prefix, s, 1)
-            cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes)
+            cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes, [row_prefix[i] for i in single] if mixed else None)
             tally.step(single, prompt=kpos[:, -ids.shape[1]:] >= 0)
+            self.adapters.begin([adapters[i] for i in single], kpos[:, -ids.shape[1]:] >= 0)
             logits = self.model(
                 input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
                 past_key_values=cache, use_cache=True, logits_to_keep=1,
             ).logits[:, -1, :]
+            self.adapters.end()
             logp = torch.log_softmax(logits.float(), dim=-1)
             for b, i in enumerate(single):
                 tok = [self.encode(c, bos=False)[0] for c in continuations[i]]
                 results[i] = ([float(logp[b, t]) for t in tok], len(prefix.ids) + len(suffixes[b]))
-        moe = [{"moe": tally.trace(i, prefix, ("prompt", "continuation"))} if self.moe.shape else {} for i in range(len(prompts))]
+                extra[i] = self.adapters.meta(b)
+        moe = [{**({"moe": tally.trace(i, row_prefix[i], ("prompt", "continuation"))} if self.moe.shape else {}), **extra[i]}
+               for i in range(len(prompts))]
         return [Scored(lp, n, m) for (lp, n), m in zip(results, moe)]
 
     def _score_multi(self, prefix: CachedPrefix, prompt: str, conts: list[str], tally: Tally, row: int) -> tuple[list[float], int]:
@@ -345,22 +393,26 @@ class Engine:
         return out, len(prefix.ids) + len(p_ids)
 
     @torch.inference_mode()
-    def token_logprobs(self, prefix_text: str, prompt: str, text: str, k: int) -> list[tuple[str, float, list[tuple[str, float]]]]:
+    def token_logprobs(
+        self, prefix_text: str, prompt: str, text: str, k: int, adapter: str | None = None
+    ) -> list[tuple[str, float, list[tuple[str, float]]]]:
         """OpenAI-style logprobs of ``text`` after ``prefix + prompt``, in one forward pass:
         per token of ``text``, ``(token, its log-probability, the k most likely (token, logprob))``.
 
         An empty ``text`` still gets one position: the next token's top k, its token the most
         likely one (so a reply that ended at once still shows what was likely; ``debate serve``).
         """
-        prefix = self.prefix(prefix_text)
+        prefix = self.prefix(prefix_text, adapter)
         p_ids = self.encode(prompt, bos=False) or [self.pad_id]
         c_ids = self.encode(text, bos=False)
         self._check_fits(prefix, p_ids + c_ids, 0 if c_ids else 1)
         cache, ids, kpos, pos = self._batch_inputs(prefix, [p_ids + c_ids])
+        self.adapters.begin([adapter])
         logits = self.model(
             input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
             past_key_values=cache, use_cache=True, logits_to_keep=len(c_ids) + 1,
         ).logits[0]
+        self.adapters.end()
         logp = torch.log_softmax(logits.float(), dim=-1)  # row j predicts text token j (the last row: after it)
         k = max(0, min(k, logp.shape[-1]))
         out = []
@@ -369,6 +421,19 @@ class Engine:
             values, indices = torch.topk(logp[j], k) if k else (torch.empty(0), torch.empty(0, dtype=torch.long))
             out.append((self._piece(tok), float(logp[j, tok]), [(self._piece(int(i)), float(v)) for i, v in zip(indices, values)]))
         return out
+
+    @torch.inference_mode()
+    def embed(self, texts: list[str], batch: int = 16) -> list[list[float]]:
+        """Mean-pooled last-layer hidden states of the base model (no adapter): what per-question
+        routers compare with the experts' training centroids (``debate.training.centroid``)."""
+        self.adapters.end()
+        rows: list[list[float]] = []
+        for i in range(0, len(texts), batch):
+            enc = self.tokenizer(texts[i : i + batch], return_tensors="pt", padding=True, padding_side="right").to(self.device)
+            h = self.model(**enc, output_hidden_states=True, logits_to_keep=1).hidden_states[-1].float()
+            m = enc["attention_mask"].unsqueeze(-1).float()
+            rows.extend(((h * m).sum(1) / m.sum(1)).cpu().tolist())
+        return rows
 
     def _piece(self, token_id: int) -> str:
         """One token as text, its leading space kept and special tokens named (``<eos>``)."""

@@ -9,7 +9,11 @@ below t; its own expert normally scores highest, so that happens with probabilit
 ``F_e(t)``. Over a mix with equally many questions per domain the share is the mean of the
 ``F_e(t)``, so the threshold solves ``mean_e F_e(t) = null_share`` (the null_share-quantile of
 the equal mixture). Held-out questions are not training questions, so the realised share is
-"about" p, not exactly p; ``debate report`` shows the realised share.
+"about" p, not exactly p; ``debate report`` shows the realised share. One threshold serves every
+expert (the null is one slot with one score): when the experts' similarity distributions sit at
+different levels (templated logic questions are tight and high), the shares per domain differ
+even though their mean is p, and a domain whose held-out questions drift from its training
+questions goes to the null more often.
 """
 
 from __future__ import annotations

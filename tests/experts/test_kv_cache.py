@@ -1,0 +1,162 @@
+"""The growing KV cache (``kv_cache.py``, the engine's default) against transformers' DynamicCache path.
+
+The engine with its batches on :func:`batch_cache` must produce exactly what it produces with
+``growing_cache=False``: the same tokens under greedy and seeded sampling, the same log-probabilities, on a tiny
+random Gemma 3 with sliding and full layers (rows padded differently, finishing at different
+steps, buffers too small so they must grow) and on the embedded Gemma 3 270M over a passage longer
+than its 512-token sliding window.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from debate.experts.local.engine import Engine, Row
+from tests.tiny_gemma import build_tiny_gemma3
+from debate.experts.local.kv_cache import GrowingLayer, batch_cache
+
+PREFIX = "Passage: the quick brown fox jumps over the lazy dog by the river.\n"
+SUFFIXES = ["Q: ", "Question: why?\nA:", "A much longer question, with words: hmm?\nAnswer:"]
+
+
+def _build(path: Path) -> None:
+    build_tiny_gemma3(path, layer_types=["sliding_attention", "full_attention", "sliding_attention"], hidden=64, head_dim=32,
+                      context=256)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tiny-gemma3-kv")
+    _build(path)
+    return path
+
+
+def _rows(max_tokens: list[int], temperature: float = 0.0) -> list[Row]:
+    return [Row(suffix=s, max_tokens=m, temperature=temperature, seed=7 + i) for i, (s, m) in enumerate(zip(SUFFIXES, max_tokens))]
+
+
+# ---- the layer on its own ---------------------------------------------------------------------
+
+
+def test_growing_layer_matches_concatenation_through_growth_and_row_selection() -> None:
+    g = torch.Generator().manual_seed(0)
+    k0, v0 = torch.randn(1, 1, 5, 4, generator=g), torch.randn(1, 1, 5, 4, generator=g)
+    layer = GrowingLayer(k0.expand(3, -1, -1, -1), v0.expand(3, -1, -1, -1), capacity=6)
+    ref_k, ref_v = k0.repeat(3, 1, 1, 1), v0.repeat(3, 1, 1, 1)
+    for step in range(4):  # 5 + 4 steps of 1: outgrows capacity 6 on the second step
+        k, v = torch.randn(3, 1, 1, 4, generator=g), torch.randn(3, 1, 1, 4, generator=g)
+        got_k, got_v = layer.update(k, v)
+        ref_k, ref_v = torch.cat([ref_k, k], dim=-2), torch.cat([ref_v, v], dim=-2)
+        assert torch.equal(got_k, ref_k) and torch.equal(got_v, ref_v)
+        assert layer.get_seq_length() == 6 + step
+    assert layer.capacity == 12  # doubled once, from 6
+    layer.batch_select_indices(torch.tensor([2, 0]))
+    assert torch.equal(layer.keys, ref_k[[2, 0]]) and torch.equal(layer.values, ref_v[[2, 0]])
+    k, v = torch.randn(2, 1, 2, 4, generator=g), torch.randn(2, 1, 2, 4, generator=g)
+    got_k, _ = layer.update(k, v)
+    assert torch.equal(got_k, torch.cat([ref_k[[2, 0]], k], dim=-2))
+    assert layer.get_seq_length() == 11
+
+
+def test_batch_cache_copies_the_prefix_into_every_row_and_leaves_it_untouched(model_dir: Path) -> None:
+    engine = Engine(model_dir, device="cpu")
+    prefix = engine.prefix(PREFIX)
+    before = [(layer.keys.clone(), layer.values.clone()) for layer in prefix.cache.layers]
+    cache = batch_cache(prefix.cache, 4, extra_tokens=10)
+    for layer, (k, v), new in zip(prefix.cache.layers, before, cache.layers):
+        assert torch.equal(layer.keys, k) and torch.equal(layer.values, v)
+        assert new.keys.shape == (4, *k.shape[1:])
+        assert all(torch.equal(new.keys[r], k[0]) and torch.equal(new.values[r], v[0]) for r in range(4))
+        assert new.capacity == k.shape[-2] + 10
+    # The tiny model's sliding layers hold only the window's last keys; the full layer holds all.
+    assert [layer.get_seq_length() for layer in cache.layers] == [7, len(prefix.ids), 7]
+    cache.layers[0].update(torch.zeros(4, 1, 1, 32), torch.zeros(4, 1, 1, 32))
+    assert prefix.cache.layers[0].keys.shape[-2] == 7  # the shared prefix never grows
+
+
+def test_batch_cache_gives_each_row_its_own_prefix_when_asked(model_dir: Path) -> None:
+    """Rows under different LoRA adapters each bring their own prefix KV (same length)."""
+    engine = Engine(model_dir, device="cpu")
+    base = engine.prefix(PREFIX).cache
+    other = copy.deepcopy(base)
+    for layer in other.layers:
+        layer.keys, layer.values = layer.keys + 1.0, layer.values - 1.0
+    cache = batch_cache(base, 3, extra_tokens=4, row_caches=[other, base, other])
+    for i, layer in enumerate(cache.layers):
+        for r, src in enumerate([other, base, other]):
+            assert torch.equal(layer.keys[r], src.layers[i].keys[0]) and torch.equal(layer.values[r], src.layers[i].values[0])
+    with pytest.raises(ValueError, match="2 row caches for 3 rows"):
+        batch_cache(base, 3, extra_tokens=4, row_caches=[base, base])
+
+
+# ---- the engine with it, against the engine without it ------------------------------------------
+
+
+@pytest.mark.parametrize("room", ["sized", "must_grow"])
+@pytest.mark.parametrize("temperature", [0.0, 0.9])
+def test_same_tokens_as_the_dynamic_cache_path(model_dir: Path, room: str, temperature: float) -> None:
+    plain = Engine(model_dir, device="cpu", growing_cache=False)
+
+    class NoRoom(Engine):
+        def _batch_inputs(self, prefix, suffixes, row_prefixes=None, decode=0):  # type: ignore[no-untyped-def]
+            return super()._batch_inputs(prefix, suffixes, row_prefixes, 0)  # no room reserved: the buffers must grow
+
+    fast = (Engine if room == "sized" else NoRoom)(model_dir, device="cpu")
+    assert fast.growing_cache
+    rows = _rows([12, 5, 20], temperature)  # rows leave the batch at different steps
+    want = plain.generate(PREFIX, rows)
+    got = fast.generate(PREFIX, rows)
+    assert [(r.text, r.completion_tokens, r.finish_reason) for r in got] == [
+        (r.text, r.completion_tokens, r.finish_reason) for r in want
+    ]
+    assert [r.completion_tokens for r in got] == [12, 5, 20]  # random weights never sample EOS this early
+    assert len({r.text for r in got}) == 3
+
+
+def test_same_log_probabilities_when_scoring(model_dir: Path) -> None:
+    plain = Engine(model_dir, device="cpu", growing_cache=False)
+    fast = Engine(model_dir, device="cpu")
+    conts = [[" A", " B"], ["yes", "no way"], [" A", " B"]]
+    want = plain.score(PREFIX, SUFFIXES, conts)
+    got = fast.score(PREFIX, SUFFIXES, conts)
+    assert [n for _, n in got] == [n for _, n in want]
+    for (g, _), (w, _) in zip(got, want):
+        assert g == pytest.approx(w, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_embedded_model_same_greedy_tokens_over_a_passage_longer_than_the_window() -> None:
+    import json
+    from importlib import resources
+
+    from debate.experts.embedded import embedded_model_dir
+
+    path = resources.files("debate.datasets") / "data" / "quality_sample.jsonl"
+    first = json.loads(path.read_text().splitlines()[0])
+    plain = Engine(embedded_model_dir(), device="cpu", growing_cache=False)
+    fast = Engine(embedded_model_dir(), device="cpu")
+    story = plain.tokenizer.decode(plain.encode(first["context"], bos=False)[:700])
+    prefix = f"Story:\n{story}\n\n"
+    assert plain.count_tokens(prefix) > 512  # past the sliding window
+    rows = [
+        Row(suffix=f"Question: {first['question']}\nDebater {side}: My answer is {side}: \"{opt}\". The story says:", max_tokens=n)
+        for side, opt, n in zip("AB", first["options"], (16, 9))
+    ] + [Row(suffix="Summary:", max_tokens=12)]
+    want = plain.generate(prefix, rows)
+    fast.prefixes = plain.prefixes  # the same prefilled passage; only the batch cache differs
+    got = fast.generate(prefix, rows)
+    assert [(r.text, r.completion_tokens) for r in got] == [(r.text, r.completion_tokens) for r in want]
+    assert sum(r.completion_tokens for r in got) >= 30
