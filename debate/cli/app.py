@@ -180,7 +180,7 @@ def list_protocols() -> None:
 
 def _register_commands() -> None:
     """Verbs that live in their own modules."""
-    from debate.cli import export_cmd, nyu_cmd, report_cmd, serve_cmd, tournament_cmd, view_cmd
+    from debate.cli import experts_cmd, export_cmd, nyu_cmd, report_cmd, serve_cmd, tournament_cmd, view_cmd
 
     report_cmd.register(app, console)
     export_cmd.register(app)
@@ -188,6 +188,7 @@ def _register_commands() -> None:
     nyu_cmd.register(app)
     view_cmd.register(app)
     serve_cmd.register(app)
+    experts_cmd.register(app, console)
 
 
 _register_commands()
