@@ -12,6 +12,9 @@ from debate.cli.errors import user_errors
 from debate.config import ConfigError
 
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve_cmd(
@@ -34,11 +37,17 @@ def register(app: typer.Typer) -> None:
         from debate.serve import ServeOptions, serve
 
         with user_errors():
+            if log_level not in LOG_LEVELS:
+                raise ConfigError(f"--log-level {log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+            if router_args and not router:
+                raise ConfigError("--router-args needs --router")
             key = None
             if api_key_env:
                 key = os.environ.get(api_key_env)
-                if not key:
+                if key is None:
                     raise ConfigError(f"--api-key-env: environment variable {api_key_env} is not set")
+                if not key:
+                    raise ConfigError(f"--api-key-env: environment variable {api_key_env} is empty")
             try:
                 kwargs = json.loads(router_args) if router_args else None
             except json.JSONDecodeError as exc:

@@ -41,7 +41,8 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
             inner = LiteLLMRouterBackend(spec.model, _deployments(name, spec, key), timeout_s=spec.timeout_s,
                                          total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
         else:
-            inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=key, timeout_s=spec.timeout_s,
+            inner = LiteLLMBackend(spec.model, api_base=spec.api_base, api_key=server_key(spec.model, spec.api_base, key),
+                                   timeout_s=spec.timeout_s,
                                    total_timeout_s=spec.total_timeout_s, max_retries=spec.max_retries)
     elif spec.backend == "vllm":
         from debate.experts.vllm_backend import VLLMBackend
@@ -57,6 +58,18 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
     return LimitedBackend(inner, max_concurrency=spec.max_concurrency, requests_per_second=spec.requests_per_second, name=name)
 
 
+NO_KEY = "no-key"
+"""What an OpenAI-compatible server that checks no key is sent (the OpenAI client insists on one)."""
+
+
+def server_key(model: str, api_base: str | None, key: str | None) -> str | None:
+    """The key for an ``openai/`` model at ``api_base``: the configured one, else ``OPENAI_API_KEY``,
+    else :data:`NO_KEY` — a keyless ``debate serve`` or vLLM must not need a made-up variable."""
+    if key is not None or api_base is None or not model.startswith("openai/"):
+        return key
+    return os.environ.get("OPENAI_API_KEY") or NO_KEY
+
+
 def _deployments(name: str, spec: ModelSpec, key: str | None) -> list[Deployment]:
     """The spec's deployments for the router backend, each key read from its environment variable."""
     from debate.experts.litellm_router import Deployment
@@ -68,7 +81,8 @@ def _deployments(name: str, spec: ModelSpec, key: str | None) -> list[Deployment
             dkey = os.environ.get(d.api_key_env)
             if dkey is None:
                 raise ConfigError(f"model {name!r}, deployment {d.name or d.api_base!r}: environment variable {d.api_key_env} is not set")
-        out.append(Deployment(name=d.name or d.api_base, model=d.model or spec.model, api_base=d.api_base, api_key=dkey,
+        model = d.model or spec.model
+        out.append(Deployment(name=d.name or d.api_base, model=model, api_base=d.api_base, api_key=server_key(model, d.api_base, dkey),
                               max_concurrency=d.max_concurrency, rpm=d.rpm, weight=d.weight))
     return out
 

@@ -27,6 +27,8 @@ class Target:
 
 class Catalog:
     def __init__(self, base: str, experts: list[str], *, routed: bool = False) -> None:
+        if routed and base == ROUTED:
+            raise ValueError(f"the base model's id {ROUTED!r} is reserved for the router's model id; pick another --served-model-name")
         taken = {base, ROUTED}
         clash = sorted(taken.intersection(experts))
         if clash:

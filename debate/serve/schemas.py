@@ -2,7 +2,8 @@
 
 Unknown fields are ignored (clients send ``user``, ``metadata``, provider extras), but options
 that would change the answer and that the local engine cannot honour (``n > 1``, streaming,
-``top_p < 1``, penalties, ``echo``) are refused with a 400 naming the field, never silently dropped.
+``top_p < 1``, penalties, ``echo``, tools, logit bias, JSON response formats, ``best_of > 1``,
+``suffix``) are refused with a 400 naming the field, never silently dropped.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from debate.serve.errors import APIError, unsupported
 from debate.serve.routed import RoutingHint
@@ -31,6 +32,12 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> "ChatMessage":
+        if self.content is None and self.role != "assistant":  # only an assistant turn may be empty
+            raise ValueError(f"a {self.role!r} message needs 'content'")
+        return self
 
     def text(self) -> str:
         if self.content is None or isinstance(self.content, str):
@@ -60,9 +67,16 @@ class _Common(BaseModel):
     n: int = Field(default=1, ge=1)
     stream: bool = False
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)
+    """A 64-bit integer, as OpenAI's."""
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    tools: list[object] | None = None
+    functions: list[object] | None = None
+    response_format: dict[str, object] | None = None
+    logit_bias: dict[str, float] | None = None
+    best_of: int | None = None
+    suffix: str | None = None
     routing: RoutingHint | None = None
     """``model=routed`` only: the question to route by (a debate extension; see ``debate.serve.routed``)."""
 
@@ -76,6 +90,16 @@ class _Common(BaseModel):
         for name in ("presence_penalty", "frequency_penalty"):
             if getattr(self, name):
                 raise unsupported(name, "a non-zero penalty")
+        for name, what in (("tools", "tool calls"), ("functions", "function calls"), ("logit_bias", "logit bias"),
+                           ("suffix", "a suffix (insertion)")):
+            if getattr(self, name):
+                raise unsupported(name, what)
+        if self.response_format and self.response_format.get("type") not in (None, "text"):
+            raise unsupported("response_format", f"response_format {self.response_format.get('type')!r}")
+        if self.best_of not in (None, 1):
+            raise unsupported("best_of", "best_of > 1")
+        if isinstance(self.stop, list) and len(self.stop) > 4:
+            raise APIError(400, "'stop' holds at most 4 sequences", param="stop", code="invalid_value")
 
     def _sampling(self, max_tokens: int) -> Sampling:
         self._check_supported()

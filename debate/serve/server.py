@@ -73,10 +73,28 @@ def build_service(opts: ServeOptions, backend: Any | None = None) -> Service:
     return Service(backend, catalog, routed=routed, default_max_tokens=opts.default_max_tokens)
 
 
+def check_bindable(host: str, port: int) -> None:
+    """A port in use or a host that is not this machine's fails at once, in one line."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ValueError(f"--host {host!r}: {exc.strerror or exc}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(opts: ServeOptions) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM end it cleanly, finishing requests in flight)."""
     import uvicorn
 
+    check_bindable(opts.host, opts.port)  # before minutes of loading, not after
     service = build_service(opts)
     # Load before uvicorn starts: a bad model or library ends the command with its one-line
     # error, and the port opens only once the weights are in memory.

@@ -13,6 +13,7 @@ This is what lets a logprob judge score option letters through litellm (``top_lo
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,8 +62,11 @@ class Service:
         if target.routed:
             assert self.routed is not None  # the catalog offers "routed" only with a router
             adapter, routing = await self.routed.choose(prompt, hint)
+        seed = sampling.seed
+        if seed is None and sampling.temperature > 0:
+            seed = secrets.randbits(63)  # unseeded sampling varies, as OpenAI's does; a seed makes it repeatable
         request = GenerateRequest(prompt=prompt, max_tokens=sampling.max_tokens, temperature=sampling.temperature,
-                                  stop=sampling.stop, seed=sampling.seed, adapter=adapter)
+                                  stop=sampling.stop, seed=seed, adapter=adapter)
         try:
             gen = await self.backend.generate(request)
             positions = None

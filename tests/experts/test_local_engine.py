@@ -292,3 +292,11 @@ async def test_backend_batches_concurrent_requests(backend: LocalBackend) -> Non
         logprobs, n_prompt = eng.score(PREFIX, [r.prompt], [r.continuations])[0]
         assert s.logprobs == pytest.approx(logprobs, abs=1e-5)
         assert s.usage.prompt_tokens == n_prompt
+
+
+def test_out_of_range_seeds_are_reduced_not_fatal_and_in_range_ones_unchanged() -> None:
+    from debate.experts.local.engine import _torch_seed
+
+    assert [_torch_seed(s) for s in (None, 0, 7, -3, 2**64 - 1)] == [0, 0, 7, -3, 2**64 - 1]
+    assert _torch_seed(2**64 + 5) == 5 and _torch_seed(-(2**63) - 1) == 2**64 - 2**63 - 1
+    torch.Generator().manual_seed(_torch_seed(10**30))  # accepted

@@ -64,3 +64,15 @@ def test_adapters_are_sent_as_the_model_name() -> None:
     assert adapter_model("hosted_vllm/org/base", "logic") == "hosted_vllm/logic"
     with pytest.raises(ValueError, match="'@token' .*needs the local backend"):
         adapter_model("openai/base", "@token")
+
+
+def test_keyless_openai_compatible_servers_need_no_made_up_variable(monkeypatch) -> None:
+    from debate.orchestrator.models import NO_KEY, server_key
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert server_key("openai/embedded", "http://127.0.0.1:8000/v1", None) == NO_KEY
+    assert server_key("openai/embedded", "http://127.0.0.1:8000/v1", "sk-set") == "sk-set"
+    assert server_key("openai/gpt-4o", None, None) is None  # the real OpenAI: litellm asks for the key itself
+    assert server_key("anthropic/claude", "http://x/v1", None) is None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    assert server_key("openai/embedded", "http://127.0.0.1:8000/v1", None) == "sk-env"

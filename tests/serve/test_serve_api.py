@@ -135,7 +135,31 @@ def test_invalid_fields_name_the_parameter(server_a: Server) -> None:
     assert_error(post(server_a, "/chat/completions", chat(n=2)), 400, "unsupported_parameter", "n")
     assert_error(post(server_a, "/chat/completions", chat(stream=True)), 400, "unsupported_parameter", "stream")
     assert_error(post(server_a, "/completions", {"model": MODEL_ID, "prompt": "x", "echo": True}), 400, "unsupported_parameter", "echo")
+    assert_error(post(server_a, "/chat/completions", chat(seed=10**23)), 400, "invalid_value", "seed")
+    assert_error(post(server_a, "/chat/completions", chat(tools=[{"type": "function"}])), 400, "unsupported_parameter", "tools")
+    assert_error(post(server_a, "/chat/completions", chat(response_format={"type": "json_object"})), 400,
+                 "unsupported_parameter", "response_format")
+    assert_error(post(server_a, "/chat/completions", chat(logit_bias={"5": 10})), 400, "unsupported_parameter", "logit_bias")
+    assert_error(post(server_a, "/chat/completions", chat(stop=["a", "b", "c", "d", "e"])), 400, "invalid_value", "stop")
+    assert_error(post(server_a, "/chat/completions", {"model": MODEL_ID, "messages": [{"role": "user"}]}), 400,
+                 "invalid_value", "messages.0")
     still_serving(server_a)
+
+
+async def test_a_bad_request_never_fails_the_others_in_its_batch(server_a: Server) -> None:
+    async with httpx.AsyncClient(headers=AUTH, timeout=60) as client:
+        replies = await asyncio.gather(
+            *(client.post(f"{server_a.api_base}/chat/completions", json=chat(f"Q{i}:", max_tokens=8)) for i in range(3)),
+            client.post(f"{server_a.api_base}/chat/completions", json=chat("Q9:", seed=2**64 + 5)),
+        )
+    assert [r.status_code for r in replies] == [200, 200, 200, 400]
+    assert replies[3].json()["error"]["param"] == "seed"
+
+
+def test_unseeded_sampling_varies_and_seeded_repeats(server_a: Server) -> None:
+    texts = {post(server_a, "/chat/completions", chat(max_tokens=12, temperature=1.0)).json()["choices"][0]["message"]["content"]
+             for _ in range(3)}
+    assert len(texts) > 1  # 12 sampled characters of a random model: equal thrice only if seeds repeat
 
 
 def test_prompt_past_the_context_window_is_400(server_a: Server) -> None:

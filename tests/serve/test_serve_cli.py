@@ -50,3 +50,38 @@ def test_library_of_another_base_is_refused_before_serving(tiny_model: Path, tmp
     line = error_line(str(tiny_model), "--library", str(tmp_path / "lib"), "--port", "1")
     assert line.startswith(f"error: {tmp_path / 'lib' / 'stranger' / 'manifest.json'}: expert 'stranger' was trained on base model")
     assert line.endswith("nothing was loaded")
+
+
+def test_bad_device_dtype_and_log_level_are_one_line(tiny_model: Path) -> None:
+    assert error_line(str(tiny_model), "--device", "tpu") == "error: device 'tpu': use auto, cpu, cuda or cuda:N"
+    assert error_line(str(tiny_model), "--dtype", "nonsense", "--device", "cpu") == (
+        "error: dtype 'nonsense': use auto, float32, bfloat16, float16")
+    assert error_line(str(tiny_model), "--log-level", "loud") == (
+        "error: --log-level 'loud': use one of critical, error, warning, info, debug, trace")
+    assert error_line(str(tiny_model), "--router-args", "{}") == "error: --router-args needs --router"
+
+
+def test_cuda_on_a_machine_without_it_is_refused(tiny_model: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the refusal is for machines without it")
+    line = error_line(str(tiny_model), "--device", "cuda")
+    assert line.startswith("error: device 'cuda': this torch (") and line.endswith("has no usable CUDA device; use cpu or auto")
+
+
+def test_a_port_in_use_fails_before_the_model_loads(tiny_model: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert error_line(str(tiny_model), "--port", str(port)) == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert error_line(str(tiny_model), "--host", "256.1.1.1").startswith("error: --host '256.1.1.1': ")
+
+
+def test_routed_is_no_name_for_the_base_model_when_a_router_serves_it(tiny_model: Path, library: Path) -> None:
+    assert error_line(str(tiny_model), "--library", str(library), "--router", "random", "--served-model-name", "routed",
+                      "--device", "cpu") == (
+        "error: the base model's id 'routed' is reserved for the router's model id; pick another --served-model-name")

@@ -69,9 +69,18 @@ class Scored(tuple):  # type: ignore[type-arg]
         return self
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
 def pick_device(device: str = "auto") -> torch.device:
+    """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device this torch
+    cannot use is refused here, in one line, before any weights load."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
+        raise ValueError(f"device {device!r}: use auto, cpu, cuda or cuda:N")
+    if device != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this torch ({torch.__version__}) has no usable CUDA device; use cpu or auto")
     return torch.device(device)
 
 
@@ -79,7 +88,9 @@ def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
         # bf16 matmuls are slow on most CPUs without AMX; fp32 is the safe fast default there.
         return torch.bfloat16 if device.type == "cuda" else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
 
 
 class Engine:
@@ -257,7 +268,7 @@ class Engine:
         self.adapters.begin([r.adapter for r in rows], kpos[:, -ids.shape[1]:] >= 0)
         tally = self.moe.tally(len(rows))
         tally.step(range(len(rows)), prompt=kpos[:, -ids.shape[1]:] >= 0)
-        gens = [torch.Generator().manual_seed(r.seed if r.seed is not None else 0) for r in rows]
+        gens = [torch.Generator().manual_seed(_torch_seed(r.seed)) for r in rows]
         out: list[list[int]] = [[] for _ in rows]
         finish = ["length"] * len(rows)
         texts = [""] * len(rows)
@@ -446,3 +457,11 @@ def _first_stop(text: str, stops: list[str]) -> int | None:
     start = len(text) - len(text.lstrip())
     cuts = [i for i in (text.find(s, start) for s in stops if s) if i >= 0]
     return min(cuts) if cuts else None
+
+
+def _torch_seed(seed: int | None) -> int:
+    """A seed torch accepts: in its range unchanged, outside it reduced mod 2**64, so one odd
+    seed cannot fail the batch its row shares with others."""
+    if seed is None:
+        return 0
+    return seed if -(2**63) <= seed < 2**64 else seed % 2**64
