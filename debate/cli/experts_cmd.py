@@ -29,16 +29,19 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
         with user_errors():
             entries = open_library(library)
         table = Table(title=f"experts in {library}")
-        for col in ("name", "domain", "rank", "trained on", "held-out (own domain)", "base", "other domains"):
+        for col in ("name", "domain", "rank", "trained on", "held-out, own domain: expert / base", "debiased: expert / base",
+                    "other domains: expert (base)"):
             table.add_column(col)
         for e in entries:
             m = e.manifest
             held = m.evaluation.get("heldout", {}).get("domains", {})
             own = held.get(m.domain, {})
             others = ", ".join(f"{d} {r['expert']:.3f} (base {r['base']:.3f})" for d, r in held.items() if d != m.domain)
+            deb = own.get("debiased", {})
             table.add_row(
                 m.name, m.domain, str(m.rank), f"{m.training.n_examples} examples ({', '.join(m.training.datasets)})",
-                f"{own['expert']:.3f} (n={own['n']})" if own else "not evaluated", f"{own['base']:.3f}" if own else "-",
+                f"{own['expert']:.3f} / {own['base']:.3f} (n={own['n']})" if own else "not evaluated",
+                f"{deb['expert']:.3f} / {deb['base']:.3f}" if deb else "-",
                 others or "-",
             )
         out.print(table)
@@ -83,12 +86,12 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
             table = asyncio.run(evaluate(library, data, per_domain=per_domain, device=device))
             if write:
                 write_evaluation(library, table, " ".join(["debate", *sys.argv[1:]]))
-        names = [k for k in next(iter(table.values())) if k not in ("n",)]
-        t = Table(title="held-out option-letter accuracy (2 options, both orders)")
+        names = [k for k in next(iter(table.values())) if k not in ("n", "debiased")]
+        t = Table(title="held-out accuracy, 2 options: letter (both orders) / order-debiased")
         t.add_column("domain")
         t.add_column("n")
         for n in names:
             t.add_column(n)
         for d, row in table.items():
-            t.add_row(d, str(row["n"]), *(f"{row[n]:.3f}" for n in names))
+            t.add_row(d, str(row["n"]), *(f"{row[n]:.3f} / {row['debiased'][n]:.3f}" for n in names))
         out.print(t)
