@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -100,6 +100,12 @@ class ModelSpec(BaseModel):
     adapter: str | None = None
     """Local models with a library: the expert used when a request names none — one expert's name,
     or ``@token`` for per-token (PHATGOOSE) routing over all of them on every turn."""
+
+    @model_validator(mode="after")
+    def _adapter_needs_library(self) -> "ModelSpec":
+        if self.adapter is not None and self.library is None:
+            raise ValueError(f"adapter {self.adapter!r} needs a 'library' (the folder of experts it is one of, or 'shipped')")
+        return self
 
     @field_validator("moe_mask", "moe_force", "library", "adapter")
     @classmethod

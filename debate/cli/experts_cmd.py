@@ -51,11 +51,11 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
         domain: Annotated[str, typer.Argument(help="medical | science | logic")],
         data: Annotated[Path, typer.Option(help="Folder holding the datasets (laid out like shared/data).")],
         out_dir: Annotated[Path, typer.Option("--out", help="Expert folder to write (its name is the expert's name).")],
-        questions: Annotated[int, typer.Option(min=1, help="Training questions (each in both option orders).")] = 240,
-        gate_questions: Annotated[int, typer.Option(min=1, help="Questions for the token-routing gates.")] = 64,
+        questions: Annotated[int, typer.Option(min=1, help="Training questions (each in both option orders).")] = 400,
+        gate_questions: Annotated[int, typer.Option(min=1, help="Questions for the token-routing gates.")] = 32,
         rank: Annotated[int, typer.Option(min=1)] = 8,
         layers: Annotated[int, typer.Option(min=1, help="Adapt the top this-many decoder layers.")] = 6,
-        learning_rate: Annotated[float, typer.Option(min=0.0)] = 5e-4,
+        learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-3,
         epochs: Annotated[float, typer.Option(min=0.01)] = 1.0,
         seed: Annotated[int, typer.Option()] = 0,
         base: Annotated[str, typer.Option(help="'embedded' or an HF safetensors folder.")] = "embedded",
@@ -68,8 +68,10 @@ def register(app: typer.Typer, console: Console | None = None) -> None:
             settings = LoraSettings(rank=rank, alpha=2.0 * rank, layers=layers, learning_rate=learning_rate, epochs=epochs, seed=seed)
             m = train_expert(domain, data, out_dir, base=base, questions=questions, gate_questions=gate_questions,
                              settings=settings, command=" ".join(["debate", *sys.argv[1:]]))
-        out.print(f"trained [bold]{m.name}[/]: {m.training.n_examples} examples, {m.training.steps} steps, "
-                  f"final loss {m.training.final_loss}, {m.training.seconds:.0f} s")
+        gates = m.evaluation.get("training", {})
+        out.print(f"trained [bold]{m.name}[/]: {m.training.n_examples} examples, {m.training.steps} adapter steps, "
+                  f"final loss {m.training.final_loss}; gates {gates.get('gate_steps')} steps, loss {gates.get('gate_final_loss')}; "
+                  f"{m.training.seconds:.0f} s")
 
     @experts.command("eval")
     def eval_cmd(

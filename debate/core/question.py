@@ -48,7 +48,8 @@ class Question(BaseModel):
     def judge_view(self, order: tuple[int, ...] | None = None) -> "JudgeView":
         """The question as the judge may see it, options shown in ``order``."""
         order = order or tuple(range(len(self.options)))
-        return JudgeView(id=self.id, question=self.question, options=tuple(self.options[i] for i in order))
+        return JudgeView(id=self.id, question=self.question, options=tuple(self.options[i] for i in order),
+                         closed_book=not self.context)
 
     @property
     def context_hash(self) -> str:
@@ -63,6 +64,9 @@ class JudgeView(BaseModel):
     id: str
     question: str
     options: tuple[str, ...]
+    closed_book: bool = False
+    """True when the question has no hidden passage (MMLU-style): the judge is told so, and
+    learns nothing else about the passage (there is none)."""
 
     def letter(self, shown_index: int) -> str:
         return LETTERS[shown_index]

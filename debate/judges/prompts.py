@@ -15,8 +15,15 @@ PREAMBLE = (
 )
 
 
+CLOSED_BOOK_PREAMBLE = (
+    "A judge must answer a question that experts may know more about. "
+    "Experts may argue for answers below.\n\n"
+)
+"""For questions without a hidden passage (the routed domains: MedQA, ARC, PrOntoQA …)."""
+
+
 def _body(view: JudgeView, transcript: Sequence[Turn]) -> str:
-    text = PREAMBLE + render_question(view) + "\n\n"
+    text = (CLOSED_BOOK_PREAMBLE if view.closed_book else PREAMBLE) + render_question(view) + "\n\n"
     rendered = render_transcript(transcript)
     if rendered:
         text += rendered + "\n\n"

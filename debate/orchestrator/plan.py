@@ -33,6 +33,13 @@ def check_protocols(config: RunConfig) -> list[ProtocolSpec]:
 def check_backends(config: RunConfig, models: dict[str, Any], questions: list[Question]) -> None:
     """Protocol checks that need the built models or the questions (a routed protocol's k against
     the experts in the library), run before the database is touched."""
+    for name, backend in models.items():
+        check = getattr(_innermost(backend), "check_library", None)
+        if check is not None:
+            try:
+                check()
+            except ValueError as exc:
+                raise ConfigError(f"models.{name}: {exc}") from None
     for i, p in enumerate(check_protocols(config)):
         info = get_protocol(p.name)
         if info.preflight is None:
@@ -42,6 +49,14 @@ def check_backends(config: RunConfig, models: dict[str, Any], questions: list[Qu
             info.preflight({**info.defaults, **p.params}, roles, questions)
         except ValueError as exc:
             raise ConfigError(f"protocols[{i}] ({p.name}): {exc}") from None
+
+
+def _innermost(backend: Any) -> Any:
+    """Through the limiting / caching / recording wrappers to the backend that does the work."""
+    seen = 0
+    while hasattr(backend, "inner") and seen < 8:
+        backend, seen = backend.inner, seen + 1
+    return backend
 
 
 def orders(n_options: int, both: bool) -> list[tuple[int, ...]]:

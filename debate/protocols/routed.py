@@ -37,7 +37,10 @@ K = Annotated[int, Field(ge=1)]
 def check_routed(params: dict[str, Any], backends: dict[str, Any], questions: list[Question]) -> None:
     """Before anything runs: the expert model has a library, k fits it, the policy fits k, and
     for oracle routing every question has a domain some expert covers."""
-    _, experts = require_experts(backends["expert"])
+    host, experts = require_experts(backends["expert"])
+    if getattr(host, "adapter", None) is not None:
+        raise ValueError(f"the routed protocol picks its experts itself; the expert model's default adapter "
+                         f"{host.adapter!r} would be ignored: remove 'adapter' from that model")
     policy, k = params["policy"], params["k"]
     if policy == "always_consult" and k != 1:
         raise ValueError(f"policy 'always_consult' consults the router's top expert: k must be 1, got {k}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from debate.datasets.domains import load_domain
 from debate.experts.library.fingerprint import base_fingerprint
+from debate.experts.library.library import LibraryError
 from debate.experts.library.manifest import ADAPTER_CONFIG, ADAPTER_WEIGHTS, GATES, MANIFEST, ExpertManifest, Training
 from debate.training.centroid import router_stats
 from debate.training.examples import data_hash, examples
@@ -34,11 +35,20 @@ def train_expert(
 
     s = settings or LoraSettings()
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise LibraryError(f"--out {out}: is a file; name a folder (its name becomes the expert's name)")
+    if not Path(data_root).expanduser().is_dir():
+        raise LibraryError(f"--data {data_root}: no such folder (it should be laid out like shared/data)")
+    if s.learning_rate <= 0:
+        raise LibraryError(f"--learning-rate {s.learning_rate}: must be above 0, or nothing is trained")
     model_dir = _base_dir(base)
     t0 = time.perf_counter()
     train_qs = load_domain(domain, data_root, "train")[:questions]
     items = examples(train_qs)
     tok, model = load_base(model_dir)
+    n_layers = model.config.get_text_config().num_hidden_layers
+    if s.layers > n_layers:
+        raise LibraryError(f"--layers {s.layers}: the base model has {n_layers} decoder layers")
     stats = router_stats(model, tok, train_qs)
     peft_model = wrap(model, s)
     result = train(peft_model, tok, items, s)
@@ -79,7 +89,10 @@ def _base_dir(base: str) -> Path:
         from debate.experts.embedded import embedded_model_dir
 
         return embedded_model_dir()
-    return Path(base).expanduser()
+    path = Path(base).expanduser()
+    if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
+        raise LibraryError(f"--base {base}: not an HF folder with config.json and .safetensors weights")
+    return path
 
 
 def command_line(argv: list[str]) -> str:

@@ -41,7 +41,7 @@ def train_gates(peft_model: Any, tok: Any, items: list[Example], s: LoraSettings
 
         hooks.append(a.register_forward_hook(hook))
     try:
-        result = train(peft_model, tok, items, s, params=list(gates.values()), lr=lr)
+        result = train(peft_model, tok, items, s, params=list(gates.values()), lr=lr, label="gates")
     finally:
         for h in hooks:
             h.remove()

@@ -88,7 +88,7 @@ def batches(tok: Any, items: list[Example], s: LoraSettings, *, shuffle_seed: in
 
 
 def train(model: Any, tok: Any, items: list[Example], s: LoraSettings, params: list[torch.nn.Parameter] | None = None,
-          lr: float | None = None) -> TrainResult:
+          lr: float | None = None, label: str = "adapter") -> TrainResult:
     """Letter cross-entropy, AdamW, linear decay; ``params`` defaults to every trainable parameter."""
     params = params if params is not None else [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr or s.learning_rate, weight_decay=0.0)
@@ -110,7 +110,7 @@ def train(model: Any, tok: Any, items: list[Example], s: LoraSettings, params: l
         losses.append(float(loss.detach()))
         if step % 5 == 0 or step == len(plan):
             recent = losses[-5:]
-            log.warning("step %d/%d loss %.4f (%.0f s)", step, len(plan), sum(recent) / len(recent), time.perf_counter() - t0)
+            log.warning("%s step %d/%d loss %.4f (%.0f s)", label, step, len(plan), sum(recent) / len(recent), time.perf_counter() - t0)
     model.eval()
     tail = losses[-10:]
     return TrainResult(len(plan), time.perf_counter() - t0, sum(tail) / len(tail), losses)

@@ -69,3 +69,78 @@ def test_unknown_default_adapter_fails_on_first_call_with_the_names(lib: tuple[P
 
     with pytest.raises(LibraryError, match="unknown expert 'delta'; this library has alpha, beta, gamma"):
         asyncio.run(backend.generate(GenerateRequest(prompt="x")))
+
+
+def test_an_adapter_without_a_library_is_a_config_error() -> None:
+    with pytest.raises(ValueError, match="adapter 'logic' needs a 'library'"):
+        ModelSpec(model="embedded", adapter="logic")
+
+
+def _run(tmp_path: Path, models: dict[str, ModelSpec], protocol: ProtocolSpec, expert: str = "lib") -> RunConfig:
+    return RunConfig(name="bad", db=str(tmp_path / "bad.sqlite"), expert=expert, judge="plain", both_orders=False,
+                     speech_tokens=4, models={**models, "plain": ModelSpec(model=models[expert].model, device="cpu")},
+                     protocols=[protocol])
+
+
+Q = Question(id="q1", question="Who kept the log?", options=("the keeper", "the cook"), gold_index=0, context="The keeper kept it.")
+
+
+async def test_a_library_of_another_base_or_an_unknown_default_expert_fails_before_the_database(
+        lib: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from debate.config import ConfigError
+
+    base, library = lib
+    bad = tmp_path / "badlib"
+    shutil.copytree(library, bad)
+    m = json.loads((bad / "beta" / "manifest.json").read_text())
+    m["base_fingerprint"] = "sha256:" + "0" * 32
+    (bad / "beta" / "manifest.json").write_text(json.dumps(m))
+    spec = ModelSpec(model=str(base), library=str(bad), device="cpu")
+    with pytest.raises(ConfigError, match=r"models.lib: .*beta.*manifest.json: expert 'beta' was trained on base model sha256:0{32}"):
+        await run_experiment(_run(tmp_path, {"lib": spec}, ProtocolSpec(name="consultancy", params={"rounds": 1})), questions=[Q])
+    assert not (tmp_path / "bad.sqlite").exists()
+    spec = ModelSpec(model=str(base), library=str(library), adapter="nosuch", device="cpu")
+    with pytest.raises(ConfigError, match="models.lib: unknown expert 'nosuch'; this library has alpha, beta, gamma"):
+        await run_experiment(_run(tmp_path, {"lib": spec}, ProtocolSpec(name="consultancy", params={"rounds": 1})), questions=[Q])
+    assert not (tmp_path / "bad.sqlite").exists()
+
+
+async def test_routed_refuses_a_default_adapter_it_would_ignore(lib: tuple[Path, Path], tmp_path: Path) -> None:
+    from debate.config import ConfigError
+
+    base, library = lib
+    spec = ModelSpec(model=str(base), library=str(library), adapter="@token", device="cpu")
+    q = Q.model_copy(update={"source": {"domain": "alpha"}})
+    with pytest.raises(ConfigError, match="routed protocol picks its experts itself; the expert model's default adapter '@token'"):
+        await run_experiment(_run(tmp_path, {"lib": spec}, ProtocolSpec(name="routed", params={"router": "random"})), questions=[q])
+    assert not (tmp_path / "bad.sqlite").exists()
+
+
+def test_an_expert_folder_carries_its_manifest_name(lib: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from debate.experts.library.library import LibraryError, open_library
+
+    _, library = lib
+    shutil.copytree(library / "alpha", tmp_path / "lib" / "renamed")
+    with pytest.raises(LibraryError, match="field 'name' is 'alpha' but the folder is 'renamed'"):
+        open_library(tmp_path / "lib")
+
+
+def test_training_input_is_checked_before_any_training(tmp_path: Path) -> None:
+    from debate.experts.library.library import LibraryError
+    from debate.training.expert import train_expert
+    from debate.training.lora import LoraSettings
+
+    (tmp_path / "file.md").write_text("x")
+    with pytest.raises(LibraryError, match="is a file; name a folder"):
+        train_expert("logic", tmp_path, tmp_path / "file.md")
+    with pytest.raises(LibraryError, match="--data .*nodata: no such folder"):
+        train_expert("logic", tmp_path / "nodata", tmp_path / "out")
+    with pytest.raises(LibraryError, match="--learning-rate 0.0: must be above 0"):
+        train_expert("logic", tmp_path, tmp_path / "out", settings=LoraSettings(learning_rate=0.0))
+    with pytest.raises(LibraryError, match="--base .*nobase: not an HF folder"):
+        train_expert("logic", tmp_path, tmp_path / "out", base=str(tmp_path / "nobase"))
+    assert not (tmp_path / "out").exists()

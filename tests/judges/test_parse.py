@@ -146,3 +146,14 @@ def test_parse_properties(reply: str | None, n: int) -> None:
     assert (got.status is OK) == (got.index is not None)
     assert got.confidence is None or 0.0 <= got.confidence <= 1.0
     assert got.status is not ERR
+
+
+def test_closed_book_questions_get_no_story_framing() -> None:
+    from debate.core.question import Question
+    from debate.judges.prompts import verdict_prompt
+
+    closed = Question(id="c", question="Which organ pumps blood?", options=("Heart", "Liver"), gold_index=0)
+    story = Question(id="s", question="Who kept the log?", options=("Ann", "Bo"), gold_index=0, context="Ann kept the log.")
+    assert closed.judge_view().closed_book and not story.judge_view().closed_book
+    assert "story" not in verdict_prompt(closed.judge_view(), []).lower()
+    assert "a story they cannot read" in verdict_prompt(story.judge_view(), [])

@@ -20,7 +20,8 @@ from tests.helpers import CANARY, PASSAGE, prefers, question
 
 
 def test_judge_view_has_no_field_for_a_passage():
-    assert set(JudgeView.model_fields) == {"id", "question", "options"}
+    assert set(JudgeView.model_fields) == {"id", "question", "options", "closed_book"}
+    assert JudgeView.model_fields["closed_book"].annotation is bool  # one flag (no passage exists), never text
     with pytest.raises(ValidationError):
         JudgeView(id="x", question="q", options=("a", "b"), context=PASSAGE)  # type: ignore[call-arg]
     assert "context" not in question().judge_view().model_dump()

@@ -84,4 +84,7 @@ def _entry(folder: Path) -> LibraryEntry:
         raise LibraryError(f"{folder / ADAPTER_CONFIG}: rank r={cfg['r']} differs from the manifest's rank {manifest.rank}")
     if manifest.gates and not (folder / manifest.gates).is_file():
         raise LibraryError(f"{mpath}: field 'gates' names {manifest.gates}, which is missing")
+    if manifest.name != folder.name:
+        raise LibraryError(f"{mpath}: field 'name' is {manifest.name!r} but the folder is {folder.name!r}; "
+                           "an expert's folder carries its name (rename one of them)")
     return LibraryEntry(manifest, folder)

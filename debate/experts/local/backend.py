@@ -46,9 +46,9 @@ class LocalBackend:
         self._entries: list[LibraryEntry] | None = None
         self.adapter = adapter
         """The expert a request gets when it names none (e.g. ``@token``: every turn token-routed)."""
+        self.name = name or ("local:embedded" if self.path == "embedded" else f"local:{self.path}")
         if adapter is not None and self.library is None:
             raise LibraryError(f"model {self.name!r}: adapter {adapter!r} needs a 'library'")
-        self.name = name or ("local:embedded" if self.path == "embedded" else f"local:{self.path}")
         self._device, self._dtype = device, dtype
         self._prefix_entries = prefix_cache_entries
         self._rate = usd_per_1k_tokens
@@ -112,6 +112,27 @@ class LocalBackend:
 
     def expert_names(self) -> list[str]:
         return [m.name for m in self.expert_manifests()]
+
+    def check_library(self) -> None:
+        """Before a run: the library's manifests, the default ``adapter`` and every expert's base
+        fingerprint against these weights (read from their files, the model is not loaded), so a
+        bad library fails in one line before any episode starts, not in each of them."""
+        if self.library is None:
+            return
+        self._check_adapter(self.adapter)
+        folder = self._weights_dir()
+        if folder is not None and any(folder.glob("*.safetensors")):
+            from debate.experts.library.fingerprint import base_fingerprint
+
+            open_library(self.library, base_fingerprint=base_fingerprint(folder))
+
+    def _weights_dir(self) -> Path | None:
+        if self.path == "embedded":
+            from debate.experts.embedded import embedded_model_dir
+
+            return embedded_model_dir()
+        p = Path(self.path).expanduser()
+        return p if p.is_dir() else None
 
     def _adapter(self, requested: str | None) -> str | None:
         adapter = requested if requested is not None else self.adapter
