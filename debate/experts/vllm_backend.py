@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from debate.experts.tokens import encode as encode_ids
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
 
@@ -202,10 +203,7 @@ class VLLMBackend:
 
     # ---- tokens ---------------------------------------------------------------------------
     def encode(self, text: str, *, bos: bool) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if bos and self.tokenizer.bos_token_id is not None:
-            ids = [self.tokenizer.bos_token_id, *ids]
-        return ids
+        return encode_ids(self.tokenizer, text, bos=bos)
 
     def count_tokens(self, text: str) -> int:
         if self.tokenizer is None:

@@ -9,7 +9,6 @@ the sliding-window layers shows up as a different token or log-probability.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,13 +32,7 @@ def _build(path: Path, layer_types: list[str]) -> None:
     build_tiny_gemma3(path, layer_types=layer_types, hidden=64, head_dim=32, sliding_window=WINDOW, context=CONTEXT)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    # The matrices are tiny: extra threads only add contention (10x slower on a busy 2-core box).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ import pytest
 pytest.importorskip("transformers")
 torch = pytest.importorskip("torch")
 
+from tests.tiny_gemma import save_char_tokenizer  # noqa: E402
 from debate.config import ConfigError, ModelSpec, ProtocolSpec, RunConfig, load_config  # noqa: E402
 from debate.core.question import Question  # noqa: E402
 from debate.experts.backend import GenerateRequest, ScoreRequest  # noqa: E402
@@ -36,21 +36,6 @@ MAX_TOKENS = 6
 MAXES = [6, 2, 4]  # rows leave the batch at different steps
 
 
-def _save_tokenizer(path: Path) -> int:
-    from tokenizers import Tokenizer, decoders, models
-    from transformers import PreTrainedTokenizerFast
-
-    # Character-level: one printable character is one token, so token counts are string lengths.
-    specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
-    vocab = {t: i for i, t in enumerate(specials + ["\n"] + [chr(c) for c in range(32, 127)])}
-    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
-    tok.decoder = decoders.Fuse()
-    PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>", unk_token="<unk>"
-    ).save_pretrained(path)
-    return len(vocab)
-
-
 def _build(path: Path, arch: str) -> None:
     from transformers import (
         Gemma3ForCausalLM, Gemma3TextConfig, MixtralConfig, MixtralForCausalLM, OlmoeConfig, OlmoeForCausalLM,
@@ -58,7 +43,7 @@ def _build(path: Path, arch: str) -> None:
     )
 
     common = dict(
-        vocab_size=_save_tokenizer(path), hidden_size=32, num_attention_heads=2, num_key_value_heads=1,
+        vocab_size=save_char_tokenizer(path), hidden_size=32, num_attention_heads=2, num_key_value_heads=1,
         max_position_embeddings=512, pad_token_id=0, bos_token_id=1, eos_token_id=2, initializer_range=0.1,
     )
     if arch == "mixtral":
@@ -76,12 +61,7 @@ def _build(path: Path, arch: str) -> None:
     model.save_pretrained(path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from debate.experts.tokens import encode as encode_ids
 from debate.experts.local.moe import Tally, attach_routing, score_phases
 from debate.experts.local.adapters import AdapterSet
 from debate.experts.local.kv_cache import batch_cache
@@ -140,10 +141,7 @@ class Engine:
 
     # ---- tokens -------------------------------------------------------------------------
     def encode(self, text: str, *, bos: bool) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=False)
-        if bos and self.tokenizer.bos_token_id is not None:
-            ids = [self.tokenizer.bos_token_id, *ids]
-        return ids
+        return encode_ids(self.tokenizer, text, bos=bos)
 
     def count_tokens(self, text: str) -> int:
         return len(self.encode(text, bos=False))
