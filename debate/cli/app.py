@@ -68,7 +68,7 @@ def run(
         check_resumable(cfg, questions)
         console.print(Text.assemble(
             "run ", (cfg.name, "bold"), f" · {len(questions)} questions · protocols ",
-            ", ".join(dict.fromkeys(p.name for p in cfg.protocols)), f" · expert {cfg.expert} · judge {cfg.judge} → {cfg.db}",
+            ", ".join(dict.fromkeys(p.label or p.name for p in cfg.protocols)), f" · expert {cfg.expert} · judge {cfg.judge} → {cfg.db}",
         ))
         t0 = time.perf_counter()
         try:
