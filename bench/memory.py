@@ -44,7 +44,7 @@ def tree_rss(pid: int) -> int:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
         except OSError:
-            pass
+            continue  # the process ended between listing and reading: it holds no memory now
     return total
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from debate.serve.launch import free_port, wait_healthy
 
 QUESTION = ("Question: A student mixes baking soda and vinegar and sees bubbles. What do the bubbles show?\n"
             "A: A gas is produced\nB: The liquid is boiling\n\n")
@@ -34,29 +35,17 @@ def prompts(n: int) -> list[str]:
     return [f"Case {i}. " + QUESTION + f"Expert {i % 3 + 1}: The correct answer is" for i in range(n)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(port: int, library: str | None, log: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "debate", "serve", "embedded", "--port", str(port), "--max-batch", "16"]
     if library:
         cmd += ["--library", library]
     proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=dict(os.environ))
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"debate serve exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("debate serve did not become ready in 600 s")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout_s=600, interval_s=0.5, log=log.read_text)
+    except RuntimeError as exc:
+        proc.kill()
+        raise SystemExit(str(exc)) from None
+    return proc
 
 
 async def over_http(port: int, texts: list[str], tokens: int, concurrency: int, model: str) -> tuple[float, int]:

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -31,16 +30,12 @@ from pathlib import Path
 
 import httpx
 
+from debate.serve.launch import free_port, wait_healthy
+
 KEY_ENV = "VLLM_BENCH_KEY"
 KEY = "sk-vllm-bench-local"
 PROMPT = ("Question: Which organ pumps blood through the body?\n\nA: The heart\nB: The liver\n\n"
           "Expert: The correct answer is")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_vllm(python: str, model_dir: Path, experts: dict[str, Path], port: int, dtype: str, work: Path) -> subprocess.Popen[bytes]:
@@ -60,18 +55,11 @@ def start_vllm(python: str, model_dir: Path, experts: dict[str, Path], port: int
 
 
 def wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float = 900) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"vllm serve exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    proc.kill()
-    raise SystemExit(f"vllm serve not ready in {timeout_s} s:\n{log.read_text()[-4000:]}")
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, timeout_s=timeout_s, interval_s=1, log=log.read_text)
+    except RuntimeError as exc:
+        proc.kill()
+        raise SystemExit(str(exc)) from None
 
 
 def run_debate(api_base: str, db: Path, limit: int) -> None:

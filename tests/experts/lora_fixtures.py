@@ -56,3 +56,12 @@ def peft_reference(base: Path, expert: Path):
 
     model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
     return PeftModel.from_pretrained(model, str(expert)).merge_and_unload().eval()
+
+
+def build_library(root: Path, names: list[str], *, seed: int) -> tuple[Path, Path]:
+    """A tiny base under ``root/base`` and one expert per name (domain = name) under ``root/library``."""
+    base = build_base(root / "base")
+    library = root / "library"
+    for i, name in enumerate(names):
+        build_expert(library, name, base, seed=seed + i, domain=name)
+    return base, library

@@ -12,17 +12,12 @@ from debate.config import ModelSpec, ProtocolSpec, RunConfig
 from debate.core.question import Question
 from debate.orchestrator import run_experiment
 from debate.orchestrator.models import build_backend
-from tests.experts.lora_fixtures import build_base, build_expert
+from tests.experts.lora_fixtures import build_library
 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("lora-run")
-    base = build_base(root / "base")
-    library = root / "library"
-    for i, name in enumerate(["alpha", "beta", "gamma"]):
-        build_expert(library, name, base, seed=20 + i, domain=name)
-    return base, library
+    return build_library(tmp_path_factory.mktemp("lora-run"), ["alpha", "beta", "gamma"], seed=20)
 
 
 async def test_token_routed_and_single_expert_debaters_store_their_routing(lib: tuple[Path, Path], tmp_path: Path) -> None:

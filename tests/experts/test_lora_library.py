@@ -13,7 +13,7 @@ from debate.experts.backend import GenerateRequest, ScoreRequest
 from debate.experts.library.library import LibraryError, open_library
 from debate.experts.local import LocalBackend
 from debate.experts.local.engine import Engine, Row
-from tests.experts.lora_fixtures import build_base, build_expert, peft_reference
+from tests.experts.lora_fixtures import build_base, build_library, peft_reference
 
 PROMPT = "The quick brown fox jumps over"
 PREFIX = "Story:\nA passage that every turn shares, long enough to span the sliding window.\n\n"
@@ -21,12 +21,7 @@ PREFIX = "Story:\nA passage that every turn shares, long enough to span the slid
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("lora")
-    base = build_base(root / "base")
-    library = root / "library"
-    for i, name in enumerate(["alpha", "beta", "gamma"]):
-        build_expert(library, name, base, seed=10 + i, domain=name)
-    return base, library
+    return build_library(tmp_path_factory.mktemp("lora"), ["alpha", "beta", "gamma"], seed=10)
 
 
 @pytest.fixture(scope="module")

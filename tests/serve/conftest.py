@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from debate.serve.launch import free_port, wait_healthy
 from tests.experts.lora_fixtures import build_base, build_expert
 
 KEY = "sk-serve-test-4b1c"
@@ -57,12 +55,6 @@ class Server:
                 self.proc.wait(timeout=15)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(model: Path | str, log: Path, *extra: str, env: dict[str, str] | None = None) -> Server:
     port = free_port()
     cmd = [sys.executable, "-m", "debate", "serve", str(model), "--port", str(port), "--served-model-name", MODEL_ID, *extra]
@@ -74,18 +66,11 @@ def start_server(model: Path | str, log: Path, *extra: str, env: dict[str, str] 
 
 
 def wait_ready(server: Server, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"debate serve exited with {server.proc.returncode}:\n{server.log.read_text()}")
-        try:
-            if httpx.get(f"{server.base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.stop(kill=True)
-    raise RuntimeError(f"debate serve did not answer within {timeout_s}s:\n{server.log.read_text()}")
+    try:
+        wait_healthy(f"{server.base}/health", server.proc, timeout_s=timeout_s, log=server.log.read_text)
+    except RuntimeError:
+        server.stop(kill=True)
+        raise
 
 
 @pytest.fixture(scope="session")

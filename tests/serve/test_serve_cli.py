@@ -85,3 +85,17 @@ def test_routed_is_no_name_for_the_base_model_when_a_router_serves_it(tiny_model
     assert error_line(str(tiny_model), "--library", str(library), "--router", "random", "--served-model-name", "routed",
                       "--device", "cpu") == (
         "error: the base model's id 'routed' is reserved for the router's model id; pick another --served-model-name")
+
+
+def test_waiting_for_a_server_names_what_went_wrong(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from debate.serve.launch import free_port, wait_healthy
+
+    dead = subprocess.Popen([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], stdout=subprocess.PIPE)
+    dead.wait()
+    with pytest.raises(RuntimeError, match="the server exited with 3 before answering"):
+        wait_healthy(f"http://127.0.0.1:{free_port()}/health", dead, timeout_s=5, log=lambda: "boom")
+    with pytest.raises(RuntimeError, match=r"nothing answered http://127.0.0.1:\d+/health within 1 s:\nlast words"):
+        wait_healthy(f"http://127.0.0.1:{free_port()}/health", timeout_s=1, log=lambda: "last words")

@@ -119,12 +119,12 @@ class LocalBackend:
         bad library fails in one line before any episode starts, not in each of them."""
         if self.library is None:
             return
-        self._check_adapter(self.adapter)
         folder = self._weights_dir()
         if folder is not None and any(folder.glob("*.safetensors")):
             from debate.experts.library.fingerprint import base_fingerprint
 
-            open_library(self.library, base_fingerprint=base_fingerprint(folder))
+            self._entries = open_library(self.library, base_fingerprint=base_fingerprint(folder))
+        self._check_adapter(self.adapter)
 
     def _weights_dir(self) -> Path | None:
         if self.path == "embedded":
