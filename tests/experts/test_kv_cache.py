@@ -1,6 +1,7 @@
 """The growing KV cache (``kv_cache.py``, the engine's default) against transformers' DynamicCache path.
 
-The engine with its batches on :func:`batch_cache` must produce exactly what it produces with
+The engine with its batches on :func:`batch_cache` (the prefix shared by reference, attended to by
+``prefix_attention.attend``) must produce exactly what it produces with
 ``growing_cache=False``: the same tokens under greedy and seeded sampling, the same log-probabilities, on a tiny
 random Gemma 3 with sliding and full layers (rows padded differently, finishing at different
 steps, buffers too small so they must grow) and on the embedded Gemma 3 270M over a passage longer
@@ -65,35 +66,75 @@ def test_growing_layer_matches_concatenation_through_growth_and_row_selection() 
     assert layer.get_seq_length() == 11
 
 
-def test_batch_cache_copies_the_prefix_into_every_row_and_leaves_it_untouched(model_dir: Path) -> None:
+def test_batch_cache_shares_the_prefix_by_reference_and_leaves_it_untouched(model_dir: Path) -> None:
     engine = Engine(model_dir, device="cpu")
     prefix = engine.prefix(PREFIX)
     before = [(layer.keys.clone(), layer.values.clone()) for layer in prefix.cache.layers]
-    cache = batch_cache(prefix.cache, 4, extra_tokens=10)
-    for layer, (k, v), new in zip(prefix.cache.layers, before, cache.layers):
-        assert torch.equal(layer.keys, k) and torch.equal(layer.values, v)
-        assert new.keys.shape == (4, *k.shape[1:])
-        assert all(torch.equal(new.keys[r], k[0]) and torch.equal(new.values[r], v[0]) for r in range(4))
-        assert new.capacity == k.shape[-2] + 10
+    cache = batch_cache(prefix.cache, len(prefix.ids), 4, extra_tokens=10)
+    for layer, (k, v), (pk, pv), new in zip(prefix.cache.layers, before, cache.prefix, cache.layers):
+        assert pk is layer.keys and pv is layer.values  # no copy per row
+        assert new.keys.shape == (4, k.shape[1], 0, k.shape[3]) and new.capacity == 10
     # The tiny model's sliding layers hold only the window's last keys; the full layer holds all.
-    assert [layer.get_seq_length() for layer in cache.layers] == [7, len(prefix.ids), 7]
+    assert [pk.shape[-2] for pk, _ in cache.prefix] == [7, len(prefix.ids), 7]
+    assert [layer.get_seq_length() for layer in cache.layers] == [len(prefix.ids)] * 3  # positions, prefix included
     cache.layers[0].update(torch.zeros(4, 1, 1, 32), torch.zeros(4, 1, 1, 32))
-    assert prefix.cache.layers[0].keys.shape[-2] == 7  # the shared prefix never grows
+    assert cache.layers[0].keys.shape == (4, 1, 1, 32) and cache.layers[0].get_seq_length() == len(prefix.ids) + 1
+    for layer, (k, v) in zip(prefix.cache.layers, before):
+        assert torch.equal(layer.keys, k) and torch.equal(layer.values, v)  # the shared prefix never changes
 
 
 def test_batch_cache_gives_each_row_its_own_prefix_when_asked(model_dir: Path) -> None:
-    """Rows under different LoRA adapters each bring their own prefix KV (same length)."""
+    """Rows under different LoRA adapters each bring their own prefix KV (same length); dropping
+    a row drops its prefix too."""
     engine = Engine(model_dir, device="cpu")
     base = engine.prefix(PREFIX).cache
     other = copy.deepcopy(base)
     for layer in other.layers:
         layer.keys, layer.values = layer.keys + 1.0, layer.values - 1.0
-    cache = batch_cache(base, 3, extra_tokens=4, row_caches=[other, base, other])
-    for i, layer in enumerate(cache.layers):
+    cache = batch_cache(base, 20, 3, extra_tokens=4, row_caches=[other, base, other])
+    for i, (pk, pv) in enumerate(cache.prefix):
         for r, src in enumerate([other, base, other]):
-            assert torch.equal(layer.keys[r], src.layers[i].keys[0]) and torch.equal(layer.values[r], src.layers[i].values[0])
+            assert torch.equal(pk[r], src.layers[i].keys[0]) and torch.equal(pv[r], src.layers[i].values[0])
+    cache.batch_select_indices(torch.tensor([1]))
+    assert all(torch.equal(pk, base.layers[i].keys) for i, (pk, _) in enumerate(cache.prefix))
     with pytest.raises(ValueError, match="2 row caches for 3 rows"):
-        batch_cache(base, 3, extra_tokens=4, row_caches=[base, base])
+        batch_cache(base, 20, 3, extra_tokens=4, row_caches=[base, base])
+
+
+@pytest.mark.parametrize("width", [3, 7])  # 3: the shared-prefix matmuls; 7 (> FUSED_FROM): SDPA over the expanded prefix
+def test_shared_prefix_attention_equals_attention_over_the_concatenated_keys(width: int) -> None:
+    """``attend`` against plain softmax attention over ``prefix + row`` keys, per row, with pads
+    in the middle, a sliding window, GQA (4 heads on 2 kv heads) and a shared or per-row prefix."""
+    from debate.experts.local.prefix_attention import FUSED_FROM, PrefixAttention, attend
+
+    assert (width > FUSED_FROM) == (width == 7)
+    g = torch.Generator().manual_seed(1)
+    n, heads, kvh, d, p_len, window = 3, 4, 2, 8, 10, 6
+    own = [width, 1, 2]  # real row tokens; the rest of the suffix is padding, left of them
+    for shared, sliding in [(True, None), (True, window), (False, window)]:
+        pk_len = p_len if sliding is None else window - 1
+        pk = torch.randn(1 if shared else n, kvh, pk_len, d, generator=g)
+        pv = torch.randn(1 if shared else n, kvh, pk_len, d, generator=g)
+        q = torch.randn(n, heads, width, d, generator=g)
+        k, v = torch.randn(n, kvh, width, d, generator=g), torch.randn(n, kvh, width, d, generator=g)
+        kpos = torch.tensor([[p_len + i - (width - m) if i >= width - m else -1 for i in range(width)] for m in own])
+        qpos = kpos.clamp(min=0)
+        module = torch.nn.Module()
+        module.layer_idx = 0  # type: ignore[assignment]
+        ctx = PrefixAttention([(pk, pv)], p_len, qpos, kpos)
+        got, _ = attend(module, q, k, v, None, scaling=0.5, sliding_window=sliding, debate_prefix=ctx)
+        for r in range(n):
+            keys = torch.cat([pk[0 if shared else r], k[r]], dim=1).repeat_interleave(heads // kvh, dim=0)
+            vals = torch.cat([pv[0 if shared else r], v[r]], dim=1).repeat_interleave(heads // kvh, dim=0)
+            kp = torch.cat([torch.arange(p_len - pk_len, p_len), kpos[r]])
+            for j in range(width - own[r], width):  # the row's real queries
+                vis = (kp >= 0) & (kp <= qpos[r, j])
+                if sliding is not None:
+                    vis &= kp > qpos[r, j] - sliding
+                logits = torch.einsum("hd,hkd->hk", q[r, :, j], keys) * 0.5
+                w = torch.softmax(logits.masked_fill(~vis, float("-inf")), -1)
+                want = torch.einsum("hk,hkd->hd", w, vals)
+                torch.testing.assert_close(got[r, j], want, rtol=1e-5, atol=1e-6)
 
 
 # ---- the engine with it, against the engine without it ------------------------------------------

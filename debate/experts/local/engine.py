@@ -27,6 +27,7 @@ from debate.experts.tokens import encode as encode_ids
 from debate.experts.local.moe import Tally, attach_routing, score_phases
 from debate.experts.local.adapters import AdapterSet
 from debate.experts.local.kv_cache import batch_cache
+from debate.experts.local import packed_linear, prefix_attention
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,7 @@ class Engine:
         prefill_chunk: int = 1024,
         library: str | Path | None = None,
         growing_cache: bool = True,
+        pack_weights: bool = True,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -122,6 +124,8 @@ class Engine:
         self.model.eval()
         self.moe = attach_routing(self.model)  # MoE models: routing counts and expert ablations
         self.adapters = AdapterSet.load(self.model, Path(path), library, self.device) if library is not None else AdapterSet()
+        self.packed = pack_weights and packed_linear.available(self.device) and packed_linear.pack(self.model) > 0
+        """CPU: linear layers run on oneDNN over reordered weights (``packed_linear.py``)."""
         self.load_seconds = time.perf_counter() - t0
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         eos = self.model.generation_config.eos_token_id
@@ -201,9 +205,10 @@ class Engine:
             pos[r, pad:] = torch.arange(p, p + len(s))
             kpos[r, p + pad :] = pos[r, pad:]
         if self.growing_cache:
+            # The prefix stays in the prefix cache; kpos covers only the rows' own keys.
             rows = [rp.cache for rp in row_prefixes] if row_prefixes is not None else None
-            cache = batch_cache(prefix.cache, n, width + decode, rows)
-            return cache, ids.to(self.device), kpos.to(self.device), pos.to(self.device)
+            cache = batch_cache(prefix.cache, p, n, width + decode, rows)
+            return cache, ids.to(self.device), kpos[:, p:].to(self.device), pos.to(self.device)
         cache = prefix.fork()
         if self.sliding_window is not None:
             # The prefix's last window - 1 keys are all any row needs from it; but from here on a
@@ -222,6 +227,25 @@ class Engine:
         elif n > 1:
             cache.batch_repeat_interleave(n)
         return cache, ids.to(self.device), kpos.to(self.device), pos.to(self.device)
+
+    def _forward(self, cache: Any, ids: torch.Tensor, kpos: torch.Tensor, qpos: torch.Tensor, keep: int = 1) -> torch.Tensor:
+        """Logits of the last ``keep`` positions of ``ids`` (queries at ``qpos``) over ``cache``.
+
+        ``kpos``: positions of the keys the cache's rows hold plus the queries' own (the last
+        ``qpos.shape[1]``; -1 marks a pad). With the growing cache these are the rows' own keys
+        and the prefix is attended to by reference (``prefix_attention.py``); otherwise
+        ``kpos`` starts with the prefix's keys."""
+        if not self.growing_cache:
+            return self.model(
+                input_ids=ids, attention_mask=self._attention(cache, kpos, qpos), position_ids=qpos,
+                past_key_values=cache, use_cache=True, logits_to_keep=keep,
+            ).logits
+        ctx = prefix_attention.PrefixAttention(cache.prefix, cache.prefix_len, qpos, kpos)
+        with prefix_attention.active(self.model):
+            return self.model(
+                input_ids=ids, attention_mask=prefix_attention.placeholder_mask(*ids.shape, ids.device), position_ids=qpos,
+                past_key_values=cache, use_cache=True, logits_to_keep=keep, debate_prefix=ctx,
+            ).logits
 
     def _attention(self, cache: Any, kpos: torch.Tensor, qpos: torch.Tensor) -> Any:
         """The ``attention_mask`` for a forward of queries at ``qpos`` over keys at ``kpos`` (both per row).
@@ -271,10 +295,7 @@ class Engine:
         finish = ["length"] * len(rows)
         texts = [""] * len(rows)
         live = list(range(len(rows)))  # original row index of each batch row
-        logits = self.model(
-            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
-            past_key_values=cache, use_cache=True, logits_to_keep=1,
-        ).logits[:, -1, :]
+        logits = self._forward(cache, ids, kpos, pos)[:, -1, :]
         last_pos = pos[:, -1]
         while live:
             nxt = self._sample(logits, [rows[i] for i in live], [gens[i] for i in live])
@@ -306,10 +327,7 @@ class Engine:
             kpos = torch.cat([kpos, last_pos.unsqueeze(1)], dim=1)
             tally.step(live, generated=None)
             self.adapters.all_valid()
-            logits = self.model(
-                input_ids=nxt.unsqueeze(1), attention_mask=self._attention(cache, kpos, last_pos.unsqueeze(1)),
-                position_ids=last_pos.unsqueeze(1), past_key_values=cache, use_cache=True,
-            ).logits[:, -1, :]
+            logits = self._forward(cache, nxt.unsqueeze(1), kpos, last_pos.unsqueeze(1))[:, -1, :]
         self.adapters.end()
         return [
             RowResult(text=texts[i], prompt_tokens=len(prefix.ids) + len(suffixes[i]), completion_tokens=len(out[i]), finish_reason=finish[i],
@@ -318,6 +336,8 @@ class Engine:
         ]
 
     def _sample(self, logits: torch.Tensor, rows: list[Row], gens: list[torch.Generator]) -> torch.Tensor:
+        if all(row.temperature <= 0 for row in rows):
+            return torch.argmax(logits, dim=-1)  # one pass over the batch's 262k-wide rows, not one per row
         picks = []
         for b, (row, gen) in enumerate(zip(rows, gens)):
             if row.temperature <= 0:
@@ -359,10 +379,7 @@ class Engine:
             cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes, [row_prefix[i] for i in single] if mixed else None)
             tally.step(single, prompt=kpos[:, -ids.shape[1]:] >= 0)
             self.adapters.begin([adapters[i] for i in single], kpos[:, -ids.shape[1]:] >= 0)
-            logits = self.model(
-                input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
-                past_key_values=cache, use_cache=True, logits_to_keep=1,
-            ).logits[:, -1, :]
+            logits = self._forward(cache, ids, kpos, pos)[:, -1, :]
             self.adapters.end()
             logp = torch.log_softmax(logits.float(), dim=-1)
             for b, i in enumerate(single):
@@ -382,10 +399,7 @@ class Engine:
         width = ids.shape[1]
         tally.step([row] * len(seqs), **score_phases([len(s) for s in seqs], len(p_ids), width, ids.device))
         keep = max(len(s) - len(p_ids) for s in seqs) + 1
-        logits = self.model(
-            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
-            past_key_values=cache, use_cache=True, logits_to_keep=keep,
-        ).logits
+        logits = self._forward(cache, ids, kpos, pos, keep)
         logp = torch.log_softmax(logits.float(), dim=-1)
         offset = width - keep  # logits column j is sequence position offset + j
         out = []
@@ -417,10 +431,7 @@ class Engine:
         self._check_fits(prefix, p_ids + c_ids, 0 if c_ids else 1)
         cache, ids, kpos, pos = self._batch_inputs(prefix, [p_ids + c_ids])
         self.adapters.begin([adapter])
-        logits = self.model(
-            input_ids=ids, attention_mask=self._attention(cache, kpos, pos), position_ids=pos,
-            past_key_values=cache, use_cache=True, logits_to_keep=len(c_ids) + 1,
-        ).logits[0]
+        logits = self._forward(cache, ids, kpos, pos, len(c_ids) + 1)[0]
         self.adapters.end()
         logp = torch.log_softmax(logits.float(), dim=-1)  # row j predicts text token j (the last row: after it)
         k = max(0, min(k, logp.shape[-1]))

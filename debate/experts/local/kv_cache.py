@@ -1,16 +1,14 @@
-"""A batch's KV cache with room to grow, so a decode step writes in place instead of copying.
+"""A batch's KV cache: each row's own tokens in buffers with room to grow; the shared prefix by reference.
 
 transformers' ``DynamicLayer.update`` appends with ``torch.cat``, which copies a layer's whole
-cache every step: with 16 rows over a 4k-token passage that is ~0.7 GB of copying per step on the
-embedded model, ~0.4 s on a 2-core CPU. Here each layer's keys and values live in a buffer sized
-for the whole call (prefix + suffix + tokens to generate); ``update`` writes the new step into
-the next free slots and hands attention a view of the filled part. The buffer doubles if a call
-outgrows it, so a wrong size estimate costs speed, never correctness.
+cache every step. Here each layer's keys and values for the rows' own tokens (suffix + generated)
+live in a buffer sized for the whole call; ``update`` writes the new step into the next free
+slots and hands attention a view of the filled part. The buffer doubles if a call outgrows it,
+so a wrong size estimate costs speed, never correctness.
 
-:func:`batch_cache` also replaces fork + repeat: the prefix's KV (batch 1) is copied straight into
-the n-row buffers, one copy instead of a deep copy followed by ``repeat_interleave``. Sliding
-layers become ordinary growing layers that keep every key, as the engine needs when rows are
-padded in the middle (see ``engine.py``); the engine's masks still apply the window.
+The passage prefix is not copied into the rows at all: :class:`RowCache` keeps a reference to the
+prefix cache's tensors (batch 1), and the engine's attention (``prefix_attention.py``) reads them
+for every row at once. Rows under different LoRA adapters each get their own prefix KV.
 """
 
 from __future__ import annotations
@@ -24,8 +22,10 @@ from transformers.cache_utils import CacheLayerMixin, DynamicCache, DynamicLayer
 class GrowingLayer(DynamicLayer):
     """A full-attention cache layer over a preallocated ``[batch, heads, capacity, dim]`` buffer."""
 
-    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
+    def __init__(self, keys: torch.Tensor, values: torch.Tensor, capacity: int, offset: int = 0) -> None:
         super().__init__()
+        self.offset = offset
+        """Positions before this buffer (the shared prefix), counted in ``get_seq_length``."""
         n, h, length, d = keys.shape
         capacity = max(capacity, length)
         self.dtype, self.device = keys.dtype, keys.device
@@ -67,7 +67,7 @@ class GrowingLayer(DynamicLayer):
         return self.keys, self.values
 
     def get_seq_length(self) -> int:
-        return self._len
+        return self.offset + self._len
 
     def reset(self) -> None:
         self._len = 0
@@ -97,26 +97,41 @@ class GrowingLayer(DynamicLayer):
         self.batch_select_indices(beam_idx)
 
 
-def batch_cache(prefix_cache: DynamicCache, rows: int, extra_tokens: int, row_caches: list[DynamicCache] | None = None) -> DynamicCache:
-    """A ``rows``-row cache holding ``prefix_cache`` (batch 1, left untouched) in every row, with
-    room for ``extra_tokens`` more positions per layer (suffix width + tokens to generate).
+class RowCache(DynamicCache):
+    """The rows' own KV (:class:`GrowingLayer` per layer) plus, per layer, the prefix's
+    ``(keys, values)``: batch 1 when all rows share it, one per row otherwise."""
 
-    ``row_caches`` (one per row, the same prefix under different LoRA adapters) gives each row
-    its own prefix KV instead."""
+    prefix: list[tuple[torch.Tensor, torch.Tensor]]
+    prefix_len: int
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        super().batch_select_indices(indices)
+        self.prefix = [(k, v) if k.shape[0] == 1 else (k[indices], v[indices]) for k, v in self.prefix]
+
+
+def batch_cache(prefix_cache: DynamicCache, prefix_len: int, rows: int, extra_tokens: int,
+                row_caches: list[DynamicCache] | None = None) -> RowCache:
+    """A ``rows``-row cache over ``prefix_cache`` (batch 1, ``prefix_len`` tokens, left untouched
+    and not copied), with room for ``extra_tokens`` positions per row (suffix width + tokens to
+    generate). ``row_caches`` (one per row: the same prefix under different LoRA adapters)
+    gives each row its own prefix KV instead."""
     if row_caches is not None and len(row_caches) != rows:
         raise ValueError(f"batch_cache: {len(row_caches)} row caches for {rows} rows")
     layers: list[CacheLayerMixin] = []
+    prefix: list[tuple[torch.Tensor, torch.Tensor]] = []
     for i, layer in enumerate(prefix_cache.layers):
         if not layer.is_initialized or layer.keys is None or layer.keys.numel() == 0:
             raise ValueError("batch_cache needs a prefilled prefix cache (every layer initialised)")
         if row_caches is None:
-            keys = layer.keys.expand(rows, *layer.keys.shape[1:])
-            values = layer.values.expand(rows, *layer.values.shape[1:])
+            prefix.append((layer.keys, layer.values))
         else:
-            keys = torch.cat([c.layers[i].keys for c in row_caches])
-            values = torch.cat([c.layers[i].values for c in row_caches])
-        layers.append(GrowingLayer(keys, values, layer.keys.shape[-2] + extra_tokens))
-    cache = DynamicCache()
+            prefix.append((torch.cat([c.layers[i].keys for c in row_caches]), torch.cat([c.layers[i].values for c in row_caches])))
+        n, h, _, d = layer.keys.shape
+        empty_k = layer.keys.new_empty((rows, h, 0, d))
+        empty_v = layer.values.new_empty((rows, h, 0, layer.values.shape[-1]))
+        layers.append(GrowingLayer(empty_k, empty_v, extra_tokens, offset=prefix_len))
+    cache = RowCache()
     cache.layers = layers
     cache.layer_class_to_replicate = None  # every layer is here; none may be added lazily
+    cache.prefix, cache.prefix_len = prefix, prefix_len
     return cache
