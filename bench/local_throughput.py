@@ -1,7 +1,7 @@
 """Decode throughput: the local torch backend vs HF generate, llama.cpp and vLLM; the orchestrator on vLLM vs vLLM alone.
 
     nice -n 10 python bench/local_throughput.py [--passage-tokens 4096] [--tokens 8,40]
-        [--engines torch,torch-dyn,hf,llamacpp,vllm] [--vllm-python PATH] [--debates 24]
+        [--engines torch,torch-dyn,hf,llamacpp,vllm] [--vllm-python PATH] [--debates 24] [--dtype float32|bfloat16]
 
 Workload: one QuALITY story of the shipped sample cut to --passage-tokens tokens is the shared
 prefix; 16 different suffixes (question, options, a debater's opening) follow it. Every engine
@@ -10,13 +10,14 @@ builds them), greedy, end-of-text disabled so each request makes exactly N token
 
 Decode throughput is measured two-point: each setting runs at N1 and at N2 new tokens per
 request, and tok/s = requests x (N2 - N1) / (t2 - t1), so prefill and per-call set-up cancel out
-and every engine is compared on decoding alone. Before timing, each engine sees the passage once
+and every engine is compared on decoding alone. torch and vLLM time each pass --repeat times and
+keep the fastest (one slow prefill would otherwise move the difference of two short runs a lot). Before timing, each engine sees the passage once
 (warm prefix: the torch prefix cache, vLLM's prefix cache, llama.cpp's KV of the last prompt; HF
 generate gets a copy of the passage's KV per request).
 
   torch      LocalBackend("embedded") through its batcher: 1, 4 and 16 concurrent requests (growing KV cache)
   torch-dyn  the same with transformers' DynamicCache (Engine(growing_cache=False)), the engine before kv_cache.py
-  hf         transformers generate, one request at a time, same weights (float32)
+  hf         transformers generate, one request at a time, same weights
   llamacpp   llama-cpp-python, single stream, the embedded GGUF (Q4_K_M) itself
   vllm       vLLM's engine alone (16 requests together, and 1), same HF weights; then the
              orchestrator driving VLLMBackend through --debates concurrent debates, and the
@@ -91,7 +92,7 @@ def worker_torch(a: dict[str, Any], growing: bool) -> dict[str, Any]:
 
         # what _load builds: transformers' DynamicCache (torch.cat every step) instead of the growing cache
         local_backend.Engine = functools.partial(local_backend.Engine, growing_cache=False)  # type: ignore[misc]
-    be = local_backend.LocalBackend("embedded", max_batch=16)
+    be = local_backend.LocalBackend("embedded", max_batch=16, dtype=a["dtype"])
     t0 = time.perf_counter()
     engine = be.engine
     out: dict[str, Any] = {"load_s": time.perf_counter() - t0, "threads": torch.get_num_threads(), "dtype": str(engine.dtype)}
@@ -114,8 +115,8 @@ def worker_torch(a: dict[str, Any], growing: bool) -> dict[str, Any]:
         await batch(1, 1)  # prefills the passage once
         out["prefix_prefill_s"] = time.perf_counter() - t
         for c in a["concurrency"]:
-            t1 = await batch(c, a["n1"])
-            t2 = await batch(c, a["n2"])
+            t1 = min([await batch(c, a["n1"]) for _ in range(a["repeat"])])
+            t2 = min([await batch(c, a["n2"]) for _ in range(a["repeat"])])
             out[f"c{c}"] = {"t1": t1, "t2": t2, "tok_s": c * (a["n2"] - a["n1"]) / max(t2 - t1, 1e-9)}
             print(f"  {'torch' if growing else 'torch-dyn'} c={c}: {out[f'c{c}']}", file=sys.stderr, flush=True)
         out["warm_turn_s"] = out["c1"]["t2"]
@@ -135,7 +136,7 @@ def worker_hf(a: dict[str, Any]) -> dict[str, Any]:
 
     path = embedded_model_dir()
     tok = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=getattr(torch, a["dtype"])).eval()
     prefix_ids, suffixes = workload(tok, a["passage_tokens"])
     with torch.inference_mode():
         cache = DynamicCache(config=model.config)
@@ -195,7 +196,7 @@ def worker_vllm(a: dict[str, Any]) -> dict[str, Any]:
     from debate.experts.vllm_backend import VLLMBackend
 
     out: dict[str, Any] = {"version": vllm.__version__}
-    be = VLLMBackend("embedded", name="vllm", dtype=a["vllm_dtype"], max_batch=max(16, 2 * a["debates"]),
+    be = VLLMBackend("embedded", name="vllm", dtype=a["dtype"], max_batch=max(16, 2 * a["debates"]),
                      engine_args={"max_model_len": 8192})
 
     async def direct(reqs: list[tuple[list[int], int]]) -> float:
@@ -225,8 +226,8 @@ def worker_vllm(a: dict[str, Any]) -> dict[str, Any]:
         await direct([(prefix_ids + suffixes[0], 1)])
         out["prefix_prefill_s"] = time.perf_counter() - t
         for c in (1, 16):
-            t1 = await direct([(prefix_ids + s, a["n1"]) for s in suffixes[:c]])
-            t2 = await direct([(prefix_ids + s, a["n2"]) for s in suffixes[:c]])
+            t1 = min([await direct([(prefix_ids + s, a["n1"]) for s in suffixes[:c]]) for _ in range(a["repeat"])])
+            t2 = min([await direct([(prefix_ids + s, a["n2"]) for s in suffixes[:c]]) for _ in range(a["repeat"])])
             out[f"c{c}"] = {"t1": t1, "t2": t2, "tok_s": c * (a["n2"] - a["n1"]) / max(t2 - t1, 1e-9)}
             print(f"  vllm c={c}: {out[f'c{c}']}", file=sys.stderr, flush=True)
         out["warm_turn_s"] = out["c1"]["t2"]
@@ -336,7 +337,7 @@ def report(res: dict[str, dict[str, Any]], a: dict[str, Any]) -> None:
         return r.get(key, {}).get("tok_s") if isinstance(r.get(key), dict) else None
 
     hf, llama, v16 = tok_s("hf", "c1_seq16"), tok_s("llamacpp", "c1_seq16"), tok_s("vllm", "c16")
-    print(f"\ndecode throughput, passage {a['passage_tokens']} tokens, tokens per request {a['n1']} -> {a['n2']}, greedy")
+    print(f"\ndecode throughput, {a['dtype']}, passage {a['passage_tokens']} tokens, tokens per request {a['n1']} -> {a['n2']}, greedy")
     print("| engine | concurrent | decode tok/s | vs HF generate | vs llama.cpp | vs vLLM batch 16 |")
     print("|---|---:|---:|---:|---:|---:|")
     rows = [("hf", "HF generate, one at a time", "c1_seq16", 1), ("llamacpp", "llama.cpp, single stream", "c1_seq16", 1),
@@ -376,12 +377,14 @@ def main() -> None:
     ap.add_argument("--passage-tokens", type=int, default=4096)
     ap.add_argument("--tokens", default="8,40", help="N1,N2: new tokens per request in the two timed passes")
     ap.add_argument("--concurrency", default="1,4,16")
-    ap.add_argument("--engines", default="torch,torch-dyn,hf,llamacpp,vllm")
+    ap.add_argument("--engines", default="torch,hf,llamacpp,vllm", help="also: torch-dyn")
     ap.add_argument("--vllm-python", default=sys.executable, help="interpreter of a venv with vLLM installed")
-    ap.add_argument("--vllm-dtype", default="bfloat16")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="weights and activations of torch, HF generate and vLLM alike (llama.cpp runs the Q4_K_M GGUF)")
     ap.add_argument("--debates", type=int, default=24, help="concurrent debates for the orchestrator-on-vLLM figure (0: skip)")
     ap.add_argument("--debate-rounds", type=int, default=2)
     ap.add_argument("--speech-tokens", type=int, default=48)
+    ap.add_argument("--repeat", type=int, default=2, help="torch and vLLM: each timed pass this many times, the fastest kept")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per engine")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--args", help=argparse.SUPPRESS)
@@ -394,7 +397,7 @@ def main() -> None:
         return
     n1, n2 = (int(x) for x in args.tokens.split(","))
     a = {"passage_tokens": args.passage_tokens, "n1": n1, "n2": n2, "concurrency": [int(c) for c in args.concurrency.split(",")],
-         "vllm_dtype": args.vllm_dtype, "debates": args.debates, "debate_rounds": args.debate_rounds, "speech_tokens": args.speech_tokens}
+         "dtype": args.dtype, "repeat": args.repeat, "debates": args.debates, "debate_rounds": args.debate_rounds, "speech_tokens": args.speech_tokens}
     res: dict[str, dict[str, Any]] = {}
     for name in args.engines.split(","):
         print(f"== {name}", file=sys.stderr, flush=True)

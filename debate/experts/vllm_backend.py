@@ -238,37 +238,64 @@ class VLLMBackend:
 
     # ---- calls ----------------------------------------------------------------------------
     async def generate(self, request: GenerateRequest) -> Generation:
-        from debate.experts.local.engine import _first_stop
-
         engine = await self._ensure_engine()
+        ids = self.prompt_ids(request.prefix, request.prompt)
+        self._check_fits(len(ids), request.max_tokens)
+        lora = self._lora(request.adapter)
+        # vLLM applies the stop strings itself and sends one final output: no per-token traffic
+        # between its engine and this process. Only a stop inside the reply's leading whitespace
+        # differs from the torch rule (which keeps going there), so that reply is made again,
+        # streamed, with the rule applied here.
+        text, tokens, finish, stop = await self._final(engine, ids, request, lora)
+        if stop is not None and not text.strip():
+            text, tokens, finish = await self._streamed(engine, ids, request, lora)
+        if tokens and tokens[-1] in self.eos_ids:
+            tokens.pop()  # the torch backend does not count the end-of-text token
+        return Generation(text=text, usage=Usage(prompt_tokens=len(ids), completion_tokens=len(tokens)), finish_reason=finish)
+
+    def _params(self, request: GenerateRequest, **kw: Any) -> Any:
+        vllm = import_vllm()
+        return vllm.SamplingParams(max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
+                                   skip_special_tokens=True, **kw)
+
+    async def _final(self, engine: Any, ids: list[int], request: GenerateRequest, lora: Any) -> tuple[str, list[int], str, Any]:
+        """(text, token ids, finish reason, the stop string that ended it or None)."""
         vllm = import_vllm()
         from vllm.sampling_params import RequestOutputKind
 
-        ids = self.prompt_ids(request.prefix, request.prompt)
-        self._check_fits(len(ids), request.max_tokens)
-        params = vllm.SamplingParams(
-            max_tokens=request.max_tokens, temperature=request.temperature, seed=request.seed,
-            skip_special_tokens=True,
-            # Stop strings are applied here (the torch rule), so the text must stream.
-            output_kind=RequestOutputKind.CUMULATIVE if request.stop else RequestOutputKind.FINAL_ONLY,
-        )
+        params = self._params(request, stop=list(request.stop) or None, output_kind=RequestOutputKind.FINAL_ONLY)
+        last = None
+        async for out in engine.generate(vllm.TokensPrompt(prompt_token_ids=ids), params, f"{self.name}-{next(self._ids)}",
+                                         lora_request=lora):
+            last = out
+        assert last is not None and last.finished
+        c = last.outputs[0]
+        stop = c.stop_reason if isinstance(c.stop_reason, str) else None
+        return c.text, list(c.token_ids), "stop" if c.finish_reason == "stop" else "length", stop
+
+    async def _streamed(self, engine: Any, ids: list[int], request: GenerateRequest, lora: Any) -> tuple[str, list[int], str]:
+        """The reply streamed token by token, stop strings applied here by the torch rule."""
+        from debate.experts.local.engine import _first_stop
+
+        vllm = import_vllm()
+        from vllm.sampling_params import RequestOutputKind
+
         rid = f"{self.name}-{next(self._ids)}"
         text, tokens, finish = "", [], "length"
-        stream = engine.generate(vllm.TokensPrompt(prompt_token_ids=ids), params, rid, lora_request=self._lora(request.adapter))
+        stream = engine.generate(vllm.TokensPrompt(prompt_token_ids=ids), self._params(request, output_kind=RequestOutputKind.CUMULATIVE),
+                                 rid, lora_request=lora)
         async with contextlib.aclosing(stream):
             async for out in stream:
                 c = out.outputs[0]
                 text, tokens = c.text, list(c.token_ids)
-                cut = _first_stop(text, request.stop) if request.stop else None
+                cut = _first_stop(text, request.stop)
                 if cut is not None:
                     text, finish = text[:cut], "stop"
                     await engine.abort(rid)
                     break
                 if out.finished:
                     finish = "stop" if c.finish_reason == "stop" else "length"
-        if tokens and tokens[-1] in self.eos_ids:
-            tokens.pop()  # the torch backend does not count the end-of-text token
-        return Generation(text=text, usage=Usage(prompt_tokens=len(ids), completion_tokens=len(tokens)), finish_reason=finish)
+        return text, tokens, finish
 
     async def score(self, request: ScoreRequest) -> Scores:
         """Log-probability of each continuation: one prefill of prompt + continuation each, read

@@ -216,5 +216,11 @@ async def test_vllm_matches_the_torch_backend_and_serves_a_lora_adapter_per_requ
         cut = await be.generate(reqs[2].model_copy(update={"stop": [stop]}))
         (want_cut,) = base.generate(PREFIX, [Row(reqs[2].prompt, 20, stop=[stop])])
         assert (cut.text, cut.finish_reason) == (want_cut.text, "stop") and len(cut.text) < len(full)
+        # A stop that vLLM finds before any non-space text: the reply is made again, streamed, by the torch rule.
+        for early in (full[:2], "\n", " "):
+            again = await be.generate(reqs[2].model_copy(update={"stop": [early]}))
+            (want_again,) = base.generate(PREFIX, [Row(reqs[2].prompt, 20, stop=[early])])
+            assert (again.text, again.finish_reason, again.usage.completion_tokens) == (
+                want_again.text, want_again.finish_reason, want_again.completion_tokens), early
     finally:
         be.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,18 @@ from debate.experts.local.moe import ExpertChoice, check_options, options_key
 
 _ENGINES: dict[tuple[str, ...], Engine] = {}
 _BATCHERS: dict[tuple[str, ...], Batcher] = {}
+_THREADS: dict[tuple[str, ...], ThreadPoolExecutor] = {}
+"""One thread per set of weights does all of its torch work (load, prefills, batches): the same
+16-row batch measured ~30% slower when run on a thread other than the one that loaded and
+prefilled (bfloat16 and float32 alike, docs/performance.md), so the work never changes threads."""
+_ON_THREAD = threading.local()
+"""``key``: the weights whose thread this is (set once by the thread's initializer)."""
+
+
+def _model_thread(key: tuple[str, ...]) -> ThreadPoolExecutor:
+    if key not in _THREADS:
+        _THREADS[key] = ThreadPoolExecutor(1, thread_name_prefix="debate-model", initializer=setattr, initargs=(_ON_THREAD, "key", key))
+    return _THREADS[key]
 _ENGINES_LOCK = threading.Lock()
 
 
@@ -61,9 +74,10 @@ class LocalBackend:
             check_options(folder, moe_mask, moe_force)  # a bad option fails here, before any episode
         key = (self.path, device, dtype, self.library or "", options_key(moe_mask, moe_force))
         with _ENGINES_LOCK:
-            # One queue per set of weights (and ablation; the engine's routing lock keeps ablations
-            # apart), so backends sharing an engine never run it concurrently.
-            self._batcher = _BATCHERS.setdefault(key, Batcher(self._run_batch, max_batch=max_batch))
+            self._thread = _model_thread(key[:4])
+            # One queue per set of weights and ablation, all on the weights' one thread, so
+            # backends sharing an engine never run it concurrently.
+            self._batcher = _BATCHERS.setdefault(key, Batcher(self._run_batch, max_batch=max_batch, executor=self._thread))
 
     @property
     def engine(self) -> Engine:
@@ -72,9 +86,17 @@ class LocalBackend:
         Backends on the same weights share one engine (and its prefix cache): a tournament of
         best-of-1 vs best-of-4 debaters on one model holds the model in memory once.
         """
+        if self._engine is not None:
+            return self._engine
+        key = (self.path, self._device, self._dtype, self.library or "")
+        loaded = _ENGINES.get(key)  # another backend on these weights loaded them already
+        if loaded is not None:
+            self._engine = loaded
+            return loaded
+        if getattr(_ON_THREAD, "key", None) != key:
+            return self._thread.submit(lambda: self.engine).result()  # loaded on the weights' own thread
         with self._lock:
             if self._engine is None:
-                key = (self.path, self._device, self._dtype, self.library or "")
                 with _ENGINES_LOCK:
                     if key not in _ENGINES:
                         _ENGINES[key] = self._load()
@@ -96,7 +118,7 @@ class LocalBackend:
         return Engine(p, **kw)
 
     async def load(self) -> None:
-        await asyncio.to_thread(lambda: self.engine)
+        await asyncio.wrap_future(self._thread.submit(lambda: self.engine))
 
     def count_tokens(self, text: str) -> int:
         return self.engine.count_tokens(text)

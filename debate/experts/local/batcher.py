@@ -2,13 +2,14 @@
 
 Requests from all episodes in flight queue here; the worker takes the oldest request, gathers
 every queued request of the same kind and prefix (up to ``max_batch``), and runs them as one
-batched call in a worker thread so the event loop stays free.
+batched call in the model's worker thread so the event loop stays free.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,13 @@ class _Item:
 
 
 class Batcher:
-    def __init__(self, run_batch: Callable[[str, list[Any]], list[Any]], *, max_batch: int = 16, gather_s: float = 0.005) -> None:
+    def __init__(
+        self, run_batch: Callable[[str, list[Any]], list[Any]], *, max_batch: int = 16, gather_s: float = 0.005,
+        executor: Executor | None = None,
+    ) -> None:
         self._run_batch = run_batch
+        self._executor = executor
+        """Where batches run (the model's own thread); None: asyncio's default executor."""
         self.max_batch = max_batch
         self.gather_s = gather_s
         self._queue: list[_Item] = []
@@ -63,7 +69,8 @@ class Batcher:
                 if not live:
                     continue
                 try:
-                    results = await asyncio.to_thread(self._run_batch, head.kind, [it.payload for it in live])
+                    results = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, self._run_batch, head.kind, [it.payload for it in live])
                 except BaseException as exc:  # noqa: BLE001 - each caller gets the failure
                     for it in live:
                         if not it.future.done():
