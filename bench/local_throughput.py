@@ -199,22 +199,26 @@ def worker_vllm(a: dict[str, Any]) -> dict[str, Any]:
     be = VLLMBackend("embedded", name="vllm", dtype=a["dtype"], max_batch=max(16, 2 * a["debates"]),
                      engine_args={"max_model_len": 8192})
 
-    async def direct(reqs: list[tuple[list[int], int]]) -> float:
-        """vLLM alone: the requests submitted to its engine together, end-of-text ignored."""
+    async def direct(reqs: list[tuple[list[int], int]], stops: list[list[str]] | None = None, seeds: list[int | None] | None = None) -> float:
+        """vLLM alone: the requests submitted to its engine together, end-of-text ignored.
+        With ``stops`` (per request), each request as a run sends it instead: its stop strings,
+        end-of-text honoured, ``n`` as max_tokens; it must make the same number of tokens or fewer."""
         engine = await be._ensure_engine()
 
-        async def one(ids: list[int], n: int) -> int:
-            params = vllm.SamplingParams(max_tokens=n, temperature=0.0, ignore_eos=True,
-                                         output_kind=vllm.sampling_params.RequestOutputKind.FINAL_ONLY)
+        async def one(ids: list[int], n: int, stop: list[str] | None, seed: int | None) -> int:
+            kw = {"ignore_eos": True} if stop is None else {"stop": stop or None, "skip_special_tokens": True, "seed": seed}
+            params = vllm.SamplingParams(max_tokens=n, temperature=0.0, output_kind=vllm.sampling_params.RequestOutputKind.FINAL_ONLY, **kw)
             last = None
             async for o in engine.generate(vllm.TokensPrompt(prompt_token_ids=ids), params, f"direct-{id(ids)}-{time.perf_counter_ns()}"):
                 last = o
             return len(last.outputs[0].token_ids)
 
         t = time.perf_counter()
-        made = await asyncio.gather(*(one(ids, n) for ids, n in reqs))
+        made = await asyncio.gather(*(one(ids, n, None if stops is None else stops[i], None if seeds is None else seeds[i])
+                                      for i, (ids, n) in enumerate(reqs)))
         took = time.perf_counter() - t
-        assert list(made) == [n for _, n in reqs], made
+        if stops is None:
+            assert list(made) == [n for _, n in reqs], made
         return took
 
     async def main() -> None:
@@ -249,6 +253,7 @@ async def orchestrated(be: Any, a: dict[str, Any], direct: Any) -> dict[str, Any
     from debate.orchestrator import run_experiment
 
     calls: list[tuple[float, Any, Any]] = []
+    ends: list[float] = []
 
     class Recorder:
         name = "vllm"
@@ -257,6 +262,7 @@ async def orchestrated(be: Any, a: dict[str, Any], direct: Any) -> dict[str, Any
             t = time.perf_counter()
             gen = await be.generate(request)
             calls.append((t, request, gen))
+            ends.append(time.perf_counter())
             return gen
 
         async def score(self, request: Any) -> Any:
@@ -277,29 +283,54 @@ async def orchestrated(be: Any, a: dict[str, Any], direct: Any) -> dict[str, Any
         from debate.protocols.prompts import passage_prefix
 
         await asyncio.gather(*(be.generate(GenerateRequest(prefix=passage_prefix(q), prompt="Hello", max_tokens=1)) for q in qs))
-        t = time.perf_counter()
+        t_run = time.perf_counter()
         result = await run_experiment(cfg, questions=qs, backends={"vllm": Recorder()})
-        wall = time.perf_counter() - t
+        wall = time.perf_counter() - t_run
     tokens = sum(g.usage.completion_tokens for _, _, g in calls)
     by_role: dict[str, list[tuple[float, Any, Any]]] = {}
     for c in sorted(calls, key=lambda c: c[0]):
         by_role.setdefault(c[1].role, []).append(c)
     episodes = result.total
     waves: list[list[tuple[list[int], int]]] = [[] for _ in range(a["debate_rounds"])]
+    wave_reqs: list[list[Any]] = [[] for _ in range(a["debate_rounds"])]
     for role_calls in by_role.values():
         assert len(role_calls) == episodes * a["debate_rounds"], (len(role_calls), episodes)
         for k, (_, req, gen) in enumerate(role_calls):
             n = gen.usage.completion_tokens
             if n:
                 waves[k // episodes].append((be.prompt_ids(req.prefix, req.prompt), n))
+                wave_reqs[k // episodes].append(req)
     t = time.perf_counter()
     for wave in waves:
         await direct(wave)
     alone = time.perf_counter() - t
+    # The same requests as the run sent them (stop strings, max_tokens, seed), round by round.
+    t = time.perf_counter()
+    for wave_r in wave_reqs:
+        await direct([(be.prompt_ids(q.prefix, q.prompt), q.max_tokens) for q in wave_r], [list(q.stop) for q in wave_r],
+                     [q.seed for q in wave_r])
+    alone_stops = time.perf_counter() - t
     r = {"episodes": episodes, "completed": result.completed, "calls": len(calls), "tokens": tokens,
-         "wall_s": wall, "tok_s": tokens / wall, "alone_wall_s": alone, "alone_tok_s": tokens / alone}
+         "wall_s": wall, "tok_s": tokens / wall, "alone_wall_s": alone, "alone_tok_s": tokens / alone,
+         "alone_stops_wall_s": alone_stops, "alone_stops_tok_s": tokens / alone_stops,
+         # where the run's wall time went: before the first expert call, after the last one
+         "first_call_s": min(c[0] for c in calls) - t_run, "after_last_call_s": t_run + wall - max(ends),
+         "rounds_start_end_s": [[round(min(c[0] for c, _ in rc) - t_run, 2), round(max(e for _, e in rc) - t_run, 2)]
+                                for rc in _by_round(list(zip(calls, ends)), a["debate_rounds"], episodes)]}
     print(f"  orchestrator on vllm: {r}", file=sys.stderr, flush=True)
     return r
+
+
+def _by_round(timed: list[tuple[Any, float]], rounds: int, episodes: int) -> list[list[tuple[Any, float]]]:
+    """Each round's (call, end time) pairs: a role's calls in start order are round 1 for every episode, then round 2..."""
+    out: list[list[tuple[Any, float]]] = [[] for _ in range(rounds)]
+    by_role: dict[str, list[tuple[Any, float]]] = {}
+    for c, e in sorted(timed, key=lambda x: x[0][0]):
+        by_role.setdefault(c[1].role, []).append((c, e))
+    for role_calls in by_role.values():
+        for k, ce in enumerate(role_calls):
+            out[min(k // episodes, rounds - 1)].append(ce)
+    return out
 
 
 # ---- driver ----------------------------------------------------------------------------------------
@@ -368,7 +399,9 @@ def report(res: dict[str, dict[str, Any]], a: dict[str, Any]) -> None:
     if o:
         print(f"- orchestrator on VLLMBackend: {o['episodes']} debates ({o['completed']} complete), {o['calls']} expert calls, "
               f"{o['tokens']} tokens in {o['wall_s']:.1f} s = {o['tok_s']:.1f} tok/s; the same calls on vLLM alone, round by "
-              f"round: {o['alone_wall_s']:.1f} s = {o['alone_tok_s']:.1f} tok/s; ratio {o['tok_s'] / o['alone_tok_s']:.2f}x")
+              f"round: {o['alone_wall_s']:.1f} s = {o['alone_tok_s']:.1f} tok/s; ratio {o['tok_s'] / o['alone_tok_s']:.2f}x; "
+              f"the run's own requests (stop strings, max_tokens) on vLLM alone: {o['alone_stops_wall_s']:.1f} s; "
+              f"ratio {o['alone_stops_wall_s'] / o['wall_s']:.2f}x")
     print("\n" + json.dumps(res, indent=None, default=str))
 
 
