@@ -1,6 +1,6 @@
 """The write transactions, as plain functions of a session.
 
-``DatabaseWriter`` runs each one in its own transaction on its own thread; keeping them here,
+``DatabaseWriter`` runs each one in a transaction on its own thread; keeping them here,
 free of asyncio, keeps the SQL in one readable place. Every function is idempotent where a
 resumed run may repeat it (runs, questions, episodes) and checks the ids it is given, so a
 bug upstream fails loudly instead of writing orphans.
@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, col, delete, select, update
 
-from debate.core import CallRecord, EpisodeSpec, EpisodeStatus, Question, Role, Turn, Verdict
+from debate.core import EpisodeSpec, EpisodeStatus, Question, Role, Verdict
 from debate.storage.errors import ConfigMismatchError, StorageError
 from debate.storage.tables import (
     EpisodeRow,
@@ -52,6 +52,11 @@ def _episode(s: Session, episode_id: str) -> EpisodeRow:
     if ep is None:
         raise StorageError(f"no episode {episode_id!r} in the database (put_episodes first)")
     return ep
+
+
+def episode_run(s: Session, episode_id: str) -> str:
+    """The run an episode belongs to; a missing episode raises ``StorageError``."""
+    return _episode(s, episode_id).run_id
 
 
 def put_run(s: Session, run_id: str, name: str, config_json: str, config_hash: str) -> None:
@@ -139,25 +144,6 @@ def start_episode(s: Session, episode_id: str, redo: bool = False) -> int:
     ep.chosen = ep.correct = ep.judge_model = ep.parse_status = None
     s.add(ep)
     return ep.attempt
-
-
-def add_turn(s: Session, run_id: str, episode_id: str, turn: Turn) -> int:
-    ep = _episode(s, episode_id)
-    if ep.run_id != run_id:
-        raise StorageError(f"episode {episode_id} belongs to run {ep.run_id!r}, not {run_id!r}")
-    row = TurnRow.from_turn(episode_id, turn)
-    s.add(row)
-    s.flush()
-    assert row.id is not None
-    return row.id
-
-
-def add_call(s: Session, run_id: str, episode_id: str | None, call: CallRecord) -> int:
-    row = ModelCallRow.from_record(run_id, episode_id, call)
-    s.add(row)
-    s.flush()
-    assert row.id is not None
-    return row.id
 
 
 def add_verdict(s: Session, episode_id: str, verdict: Verdict, gold_index: int, is_final: bool) -> int:

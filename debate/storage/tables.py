@@ -142,21 +142,7 @@ class TurnRow(SQLModel, table=True):
 
     @classmethod
     def from_turn(cls, episode_id: str, turn: Turn) -> "TurnRow":
-        return cls(
-            episode_id=episode_id,
-            idx=turn.index,
-            round=turn.round,
-            role=turn.role.value,
-            kind=turn.kind.value,
-            text=turn.text,
-            argues_for=turn.argues_for,
-            argues_for_letter=turn.argues_for_letter,
-            quotes_json=dumps([q.model_dump(mode="json") for q in turn.quotes]),
-            n_verified=turn.n_verified,
-            n_unverified=turn.n_unverified,
-            visible_to_judge=turn.visible_to_judge,
-            meta_json=dumps(turn.meta),
-        )
+        return cls(**turn_values(episode_id, turn))
 
     def to_turn(self) -> Turn:
         return Turn(
@@ -194,21 +180,7 @@ class ModelCallRow(SQLModel, table=True):
 
     @classmethod
     def from_record(cls, run_id: str, episode_id: str | None, call: CallRecord) -> "ModelCallRow":
-        return cls(
-            run_id=run_id,
-            episode_id=episode_id,
-            model=call.model,
-            purpose=call.purpose,
-            role=call.role,
-            prompt=call.prompt,
-            reply=call.reply,
-            prompt_tokens=call.usage.prompt_tokens,
-            completion_tokens=call.usage.completion_tokens,
-            latency_s=call.latency_s,
-            cost_usd=call.cost_usd,
-            error=call.error,
-            params_json=dumps(call.params),
-        )
+        return cls(**call_values(run_id, episode_id, call))
 
     def to_record(self) -> CallRecord:
         return CallRecord(
@@ -269,3 +241,26 @@ class VerdictRow(SQLModel, table=True):
             judge_model=self.judge_model,
             judge_kind=self.judge_kind,
         )
+
+
+# Column values of a new row, as plain dicts: the writer inserts many at once with one statement
+# (no ORM object per row), and the ``from_*`` constructors build their rows from the same values.
+
+
+def turn_values(episode_id: str, turn: Turn) -> dict[str, Any]:
+    return {
+        "episode_id": episode_id, "idx": turn.index, "round": turn.round, "role": turn.role.value, "kind": turn.kind.value,
+        "text": turn.text, "argues_for": turn.argues_for, "argues_for_letter": turn.argues_for_letter,
+        "quotes_json": dumps([q.model_dump(mode="json") for q in turn.quotes]), "n_verified": turn.n_verified,
+        "n_unverified": turn.n_unverified, "visible_to_judge": turn.visible_to_judge, "meta_json": dumps(turn.meta),
+        "created_at": utcnow(),
+    }
+
+
+def call_values(run_id: str, episode_id: str | None, call: CallRecord) -> dict[str, Any]:
+    return {
+        "run_id": run_id, "episode_id": episode_id, "model": call.model, "purpose": call.purpose, "role": call.role,
+        "prompt": call.prompt, "reply": call.reply, "prompt_tokens": call.usage.prompt_tokens,
+        "completion_tokens": call.usage.completion_tokens, "latency_s": call.latency_s, "cost_usd": call.cost_usd,
+        "error": call.error, "params_json": dumps(call.params), "created_at": utcnow(),
+    }

@@ -7,6 +7,8 @@ committed before its caller resumes, so a crash loses at most the items in fligh
 ``start_episode`` clears the partial work of an attempt that never finished. Items that queue up
 while a commit runs are written together in the next one (group commit, each item
 redone alone if the group fails): with many episodes in flight the commit cost is shared.
+Turns and model calls, most of a run's rows, are plain column values (:class:`RowInsert`): a
+group's rows of one table go in as one multi-row INSERT, with no ORM object or flush per row.
 """
 
 from __future__ import annotations
@@ -15,17 +17,34 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from debate.core import CallRecord, EpisodeSpec, EpisodeStatus, Question, Turn, Verdict
 from debate.storage import ops
 from debate.storage.database import Database
 from debate.storage.errors import StorageError
+from debate.storage.tables import ModelCallRow, TurnRow, call_values, turn_values
 
 T = TypeVar("T")
-_Item = tuple[Callable[[Session], Any], "asyncio.Future[Any]"]
+
+
+@dataclass(frozen=True)
+class RowInsert:
+    """A new row of ``table`` (``TurnRow`` or ``ModelCallRow``) belonging to ``episode_id``; for a
+    turn, ``run_id`` is checked against the episode's run."""
+
+    table: Any
+    values: dict[str, Any]
+    episode_id: str | None
+    run_id: str | None = None
+
+
+_Op = Callable[[Session], Any] | RowInsert
+_Item = tuple[_Op, "asyncio.Future[Any]"]
 _STOP = None
 MAX_GROUP = 512
 """Most items one commit holds (see ``_transact_group``)."""
@@ -41,6 +60,8 @@ class DatabaseWriter:
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
+        self._runs: dict[str, str] = {}
+        """episode id -> its run, for episodes this writer has looked up (writer thread only)."""
 
     async def __aenter__(self) -> "DatabaseWriter":
         await self.start()
@@ -115,7 +136,7 @@ class DatabaseWriter:
                 if it is not None and not it[1].done():
                     it[1].set_exception(StorageError("the database writer stopped; this write may not have been saved"))
 
-    def _transact_group(self, ops_: list[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
+    def _transact_group(self, ops_: list[_Op]) -> list[tuple[bool, Any]]:
         """Group commit: the items queued together share one transaction (one commit, the costly
         part). If any item fails, the whole group is rolled back and every item is redone in a
         transaction of its own, so a failing item fails alone. Callers still resume only after
@@ -123,7 +144,7 @@ class DatabaseWriter:
         if len(ops_) > 1:
             try:
                 with Session(self.db.write_engine, expire_on_commit=False) as session:
-                    results = [op(session) for op in ops_]
+                    results = self._apply(session, ops_)
                     session.commit()
                 return [(True, r) for r in results]
             except Exception:
@@ -136,13 +157,41 @@ class DatabaseWriter:
                 out.append((False, exc))
         return out
 
-    def _transact(self, op: Callable[[Session], T]) -> T:
+    def _transact(self, op: _Op) -> Any:
         with Session(self.db.write_engine, expire_on_commit=False) as session:
-            result = op(session)
+            (result,) = self._apply(session, [op])
             session.commit()
             return result
 
-    async def _submit(self, op: Callable[[Session], T]) -> T:
+    def _apply(self, session: Session, ops_: list[_Op]) -> list[Any]:
+        """Run ``ops_`` in order, except that row inserts wait and go in together (per table, in
+        their order) just before the next other operation: they depend on nothing but their episode."""
+        results: list[Any] = [None] * len(ops_)
+        rows: list[tuple[int, RowInsert]] = []
+        for i, op in enumerate(ops_):
+            if isinstance(op, RowInsert):
+                rows.append((i, op))
+                continue
+            self._insert(session, rows, results)
+            rows = []
+            results[i] = op(session)
+        self._insert(session, rows, results)
+        return results
+
+    def _insert(self, session: Session, rows: list[tuple[int, RowInsert]], results: list[Any]) -> None:
+        for _, row in rows:
+            if row.episode_id is not None and row.episode_id not in self._runs:
+                self._runs[row.episode_id] = ops.episode_run(session, row.episode_id)
+            if row.run_id is not None and self._runs[row.episode_id or ""] != row.run_id:
+                raise StorageError(f"episode {row.episode_id} belongs to run {self._runs[row.episode_id or '']!r}, not {row.run_id!r}")
+        for table in dict.fromkeys(r.table for _, r in rows):
+            mine = [(i, r) for i, r in rows if r.table is table]
+            stmt = insert(table).returning(table.id, sort_by_parameter_order=True)
+            ids = session.execute(stmt, [r.values for _, r in mine]).scalars().all()
+            for (i, _), new_id in zip(mine, ids):
+                results[i] = new_id
+
+    async def _submit(self, op: _Op) -> Any:
         if self._closed:
             raise StorageError("this DatabaseWriter is closed")
         if self._task is None:
@@ -150,7 +199,7 @@ class DatabaseWriter:
         if not self.running:
             raise StorageError("the database writer task has stopped")
         assert self._queue is not None
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((op, fut))
         return await fut
 
@@ -182,11 +231,11 @@ class DatabaseWriter:
 
     async def add_turn(self, run_id: str, episode_id: str, turn: Turn) -> int:
         """Returns the new row id."""
-        return await self._do(ops.add_turn, run_id=run_id, episode_id=episode_id, turn=turn)
+        return int(await self._submit(RowInsert(TurnRow, turn_values(episode_id, turn), episode_id, run_id)))
 
     async def add_call(self, run_id: str, episode_id: str | None, call: CallRecord) -> int:
         """Returns the new row id. ``episode_id=None`` for calls outside any episode."""
-        return await self._do(ops.add_call, run_id=run_id, episode_id=episode_id, call=call)
+        return int(await self._submit(RowInsert(ModelCallRow, call_values(run_id, episode_id, call), episode_id)))
 
     async def add_verdict(self, episode_id: str, verdict: Verdict, gold_index: int, is_final: bool) -> int:
         """Returns the new row id. A final verdict demotes any earlier final one of the episode."""

@@ -299,3 +299,36 @@ async def test_two_writers_on_one_file_wait_for_each_other(db_path, make_questio
     finally:
         db1.close()
         db2.close()
+
+
+async def test_a_group_inserts_its_rows_together_and_a_bad_row_fails_alone(db, writer, make_question, make_spec) -> None:
+    """Turns and calls queued together go in as one multi-row insert per table, in queue order;
+    a turn for another run's episode or for no episode fails on its own, the rest are stored."""
+    await writer.put_run("r1", "run", "{}", "h")
+    uids = await writer.put_questions([make_question("q1")])
+    a, b = make_spec("r1", "q1", seed=1), make_spec("r1", "q1", seed=2)
+    await writer.put_episodes([a, b], uids)
+    await writer.start_episode(a.id)
+    await writer.start_episode(b.id)
+    groups: list[int] = []
+    real = writer._transact_group
+    writer._transact_group = lambda items: (groups.append(len(items)), real(items))[1]  # type: ignore[method-assign]
+    call = CallRecord(model="m", purpose="generate", role="r", prompt="p", reply="r")
+    got = await asyncio.gather(
+        writer.add_turn("r1", a.id, speech(0, "a0")), writer.add_call("r1", a.id, call), writer.add_turn("r1", b.id, speech(0, "b0")),
+        writer.add_turn("r2", a.id, speech(1, "wrong run")), writer.add_turn("r1", "ghost", speech(0, "no episode")),
+        writer.add_turn("r1", a.id, speech(1, "a1")), writer.add_call("r1", b.id, call.model_copy(update={"reply": "rb"})),
+        return_exceptions=True,
+    )
+    assert groups[0] == 7  # all seven queued together, then redone one by one because two failed
+    assert isinstance(got[3], StorageError) and "belongs to run 'r1', not 'r2'" in str(got[3])
+    assert isinstance(got[4], StorageError) and "no episode 'ghost'" in str(got[4])
+    assert [t.text for t in db.turns(a.id)] == ["a0", "a1"] and [t.text for t in db.turns(b.id)] == ["b0"]
+    turn_ids, call_ids = [got[0], got[2], got[5]], [got[1], got[6]]
+    assert all(isinstance(i, int) for i in turn_ids + call_ids) and turn_ids == sorted(turn_ids) and call_ids == sorted(call_ids)
+    assert [c.reply for c in db.calls(run_id="r1")] == ["r", "rb"]
+
+    groups.clear()  # a group with nothing wrong is one transaction: its ids come back in queue order
+    ids = await asyncio.gather(*(writer.add_turn("r1", b.id, speech(i, f"b{i}")) for i in range(1, 6)))
+    assert groups == [5] and ids == sorted(ids) and len(set(ids)) == 5
+    assert [t.text for t in db.turns(b.id)] == [f"b{i}" for i in range(6)]
