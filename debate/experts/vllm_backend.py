@@ -275,7 +275,7 @@ class VLLMBackend:
 
     async def _streamed(self, engine: Any, ids: list[int], request: GenerateRequest, lora: Any) -> tuple[str, list[int], str]:
         """The reply streamed token by token, stop strings applied here by the torch rule."""
-        from debate.experts.local.engine import _first_stop
+        from debate.experts.local.sampling import first_stop
 
         vllm = import_vllm()
         from vllm.sampling_params import RequestOutputKind
@@ -288,7 +288,7 @@ class VLLMBackend:
             async for out in stream:
                 c = out.outputs[0]
                 text, tokens = c.text, list(c.token_ids)
-                cut = _first_stop(text, request.stop)
+                cut = first_stop(text, request.stop)
                 if cut is not None:
                     text, finish = text[:cut], "stop"
                     await engine.abort(rid)

@@ -288,7 +288,7 @@ async def test_backend_batches_concurrent_requests(backend: LocalBackend) -> Non
 
 
 def test_out_of_range_seeds_are_reduced_not_fatal_and_in_range_ones_unchanged() -> None:
-    from debate.experts.local.engine import _torch_seed
+    from debate.experts.local.sampling import torch_seed as _torch_seed
 
     assert [_torch_seed(s) for s in (None, 0, 7, -3, 2**64 - 1)] == [0, 0, 7, -3, 2**64 - 1]
     assert _torch_seed(2**64 + 5) == 5 and _torch_seed(-(2**63) - 1) == 2**64 - 2**63 - 1

@@ -1,14 +1,18 @@
 """Synchronous model work for the local backend: prefix prefill, batched decoding, scoring.
 
 Batched rows share one prompt prefix (the passage). Each row's own suffix is left-padded *after*
-the prefix, so the layout is ``[prefix][pad…][suffix_i][generated…]``; the attention mask hides
-the pads and position ids skip them, so every row sees exactly ``prefix + suffix_i``.
+the prefix, so the layout is ``[prefix][pad…][suffix_i][generated…]``; masks hide the pads and
+position ids skip them, so every row sees exactly ``prefix + suffix_i``.
 
-transformers applies a sliding window by cache *index*, not by position, and its sliding cache
-layers keep only the last ``window - 1`` entries, so with pads in the middle a padded row would
-see fewer real tokens than the window on those layers. For models with sliding-window layers the
-batch's copy of the cache therefore keeps every key on those layers, and the engine builds the
-4-D masks itself from each key's real position (``kpos``: -1 for a pad).
+The default path (``growing_cache``) keeps the prefix's KV where the prefix cache holds it and
+attends to it by reference for every row (``prefix_attention.py``); the batch's cache holds only
+the rows' own tokens, in buffers that grow in place (``kv_cache.py``). Masks come from each key's
+real position (``kpos``: -1 for a pad), so sliding-window layers see the window by position.
+
+``growing_cache=False`` is transformers' own path (a DynamicCache copied per row, SDPA), kept as
+the reference the tests compare against. There transformers applies a sliding window by cache
+*index*, and its sliding layers keep only the last ``window - 1`` entries, so with pads in the
+middle the batch's copy keeps every key on those layers and the engine builds the 4-D masks.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from debate.experts.local.moe import Tally, attach_routing, score_phases
 from debate.experts.local.adapters import AdapterSet
 from debate.experts.local.kv_cache import batch_cache
 from debate.experts.local import packed_linear, prefix_attention
+from debate.experts.local.device import pick_device, pick_dtype
+from debate.experts.local.sampling import first_stop, sample, torch_seed
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
 
 log = logging.getLogger(__name__)
@@ -69,30 +75,6 @@ class Scored(tuple):  # type: ignore[type-arg]
         self = super().__new__(cls, (logprobs, prompt_tokens))
         self.meta = meta or {}
         return self
-
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``; a CUDA device this torch
-    cannot use is refused here, in one line, before any weights load."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device != "cpu" and not (device == "cuda" or device.startswith("cuda:")):
-        raise ValueError(f"device {device!r}: use auto, cpu, cuda or cuda:N")
-    if device != "cpu" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: this torch ({torch.__version__}) has no usable CUDA device; use cpu or auto")
-    return torch.device(device)
-
-
-def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        # bf16 matmuls are slow on most CPUs without AMX; fp32 is the safe fast default there.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
-    return DTYPES[dtype]
 
 
 class Engine:
@@ -290,7 +272,7 @@ class Engine:
         self.adapters.begin([r.adapter for r in rows], kpos[:, -ids.shape[1]:] >= 0)
         tally = self.moe.tally(len(rows))
         tally.step(range(len(rows)), prompt=kpos[:, -ids.shape[1]:] >= 0)
-        gens = [torch.Generator().manual_seed(_torch_seed(r.seed)) for r in rows]
+        gens = [torch.Generator().manual_seed(torch_seed(r.seed)) for r in rows]
         out: list[list[int]] = [[] for _ in rows]
         finish = ["length"] * len(rows)
         texts = [""] * len(rows)
@@ -298,7 +280,7 @@ class Engine:
         logits = self._forward(cache, ids, kpos, pos)[:, -1, :]
         last_pos = pos[:, -1]
         while live:
-            nxt = self._sample(logits, [rows[i] for i in live], [gens[i] for i in live])
+            nxt = sample(logits, [rows[i] for i in live], [gens[i] for i in live])
             keep: list[int] = []
             for b, i in enumerate(live):
                 tok = int(nxt[b])
@@ -306,7 +288,7 @@ class Engine:
                 if not done:
                     out[i].append(tok)
                     texts[i] = self.tokenizer.decode(out[i], skip_special_tokens=True)
-                    cut = _first_stop(texts[i], rows[i].stop)
+                    cut = first_stop(texts[i], rows[i].stop)
                     if cut is not None:
                         texts[i], done = texts[i][:cut], True
                 if done:
@@ -334,18 +316,6 @@ class Engine:
                       meta={**({"moe": tally.trace(i, row_prefixes[i] if row_prefixes else prefix)} if self.moe.shape else {}), **self.adapters.meta(i)})
             for i in range(len(rows))
         ]
-
-    def _sample(self, logits: torch.Tensor, rows: list[Row], gens: list[torch.Generator]) -> torch.Tensor:
-        if all(row.temperature <= 0 for row in rows):
-            return torch.argmax(logits, dim=-1)  # one pass over the batch's 262k-wide rows, not one per row
-        picks = []
-        for b, (row, gen) in enumerate(zip(rows, gens)):
-            if row.temperature <= 0:
-                picks.append(int(torch.argmax(logits[b])))
-            else:
-                probs = torch.softmax(logits[b].float() / row.temperature, dim=-1).cpu()
-                picks.append(int(torch.multinomial(probs, 1, generator=gen)))
-        return torch.tensor(picks, device=self.device)
 
     # ---- scoring ------------------------------------------------------------------------
     @torch.inference_mode()
@@ -458,19 +428,3 @@ class Engine:
     def _piece(self, token_id: int) -> str:
         """One token as text, its leading space kept and special tokens named (``<eos>``)."""
         return self.tokenizer.decode([token_id])
-
-
-def _first_stop(text: str, stops: list[str]) -> int | None:
-    """Where the first stop string starts, ignoring leading whitespace (a reply that opens
-    with a blank line has not finished yet)."""
-    start = len(text) - len(text.lstrip())
-    cuts = [i for i in (text.find(s, start) for s in stops if s) if i >= 0]
-    return min(cuts) if cuts else None
-
-
-def _torch_seed(seed: int | None) -> int:
-    """A seed torch accepts: in its range unchanged, outside it reduced mod 2**64, so one odd
-    seed cannot fail the batch its row shares with others."""
-    if seed is None:
-        return 0
-    return seed if -(2**63) <= seed < 2**64 else seed % 2**64
