@@ -45,10 +45,13 @@ def load_story(engine: Engine, want_tokens: int) -> tuple[str, str, list[str], l
 
 
 def debate(engine: Engine, story: str, question: str, options: list[str], speeches: int, tokens: int,
-           reuse: bool) -> tuple[float, list[float], list[str]]:
+           reuse: bool) -> tuple[float, list[float], list[str], int]:
+    """(wall s, s per call, speeches, tokens prefilled: the story once with reuse, every call without, plus every suffix)."""
     prefix = f"Story:\n{story}\n\n"
     transcript = ""
     per_call, texts = [], []
+    p_len = len(engine.encode(prefix, bos=True))
+    prefilled = p_len if reuse else 0
     t0 = time.perf_counter()
     for i in range(speeches):
         side = "AB"[i % 2]
@@ -61,8 +64,9 @@ def debate(engine: Engine, story: str, question: str, options: list[str], speech
         (res,) = engine.generate(prefix, [Row(suffix=suffix, max_tokens=tokens, temperature=0.0, seed=0)])
         per_call.append(time.perf_counter() - c0)
         texts.append(res.text)
+        prefilled += res.prompt_tokens - (p_len if reuse else 0)
         transcript += f"Debater {side} (round {i // 2 + 1}): My answer is {side}: \"{opt}\". The story says:{res.text}\n\n"
-    return time.perf_counter() - t0, per_call, texts
+    return time.perf_counter() - t0, per_call, texts, prefilled
 
 
 def main() -> None:
@@ -85,15 +89,21 @@ def main() -> None:
     engine.generate("Warm-up passage.", [Row(suffix="Hello", max_tokens=2)])
     engine.prefixes = PrefixCache(engine.prefixes.max_entries)
 
-    with_wall, with_calls, with_texts = debate(engine, story, question, options, args.speeches, args.tokens, reuse=True)
+    with_wall, with_calls, with_texts, with_tok = debate(engine, story, question, options, args.speeches, args.tokens, reuse=True)
     print(f"WITH reuse:    {with_wall:7.1f} s  per call " + " ".join(f"{x:.1f}" for x in with_calls), flush=True)
-    without_wall, without_calls, without_texts = debate(engine, story, question, options, args.speeches, args.tokens, reuse=False)
+    without_wall, without_calls, without_texts, without_tok = debate(engine, story, question, options, args.speeches, args.tokens, reuse=False)
     print(f"WITHOUT reuse: {without_wall:7.1f} s  per call " + " ".join(f"{x:.1f}" for x in without_calls), flush=True)
     print(f"speedup from prefix reuse: {without_wall / with_wall:.2f}x "
           f"(first call {with_calls[0]:.1f} s includes the one prefill; later calls with reuse "
           f"average {sum(with_calls[1:]) / max(1, len(with_calls) - 1):.1f} s, without "
           f"{sum(without_calls[1:]) / max(1, len(without_calls) - 1):.1f} s)")
     print("same speeches in both runs:", with_texts == without_texts)
+    cues = [f"Debater {'AB'[i % 2]} (round {i // 2 + 1}): My answer is {'AB'[i % 2]}: \"{options[i % 2]}\". The story says:"
+            for i in range(args.speeches)]
+    new_text = engine.count_tokens(f"Question: {question}\nA: {options[0]}\nB: {options[1]}\n\n") + sum(
+        engine.count_tokens(c + t + "\n\n") for c, t in zip(cues, with_texts))  # every speech and its cue, once
+    print(f"tokens prefilled per debate: with reuse {with_tok}, without {without_tok}; story + all new text "
+          f"(question, options, every speech and its cue once) {n_tok + new_text}: with reuse {with_tok / (n_tok + new_text):.2f}x")
 
 
 if __name__ == "__main__":
