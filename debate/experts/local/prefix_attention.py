@@ -62,10 +62,6 @@ class PrefixAttention:
             self._masks[key] = (pre, rows)
         return self._masks[key]
 
-    def select(self, index: torch.Tensor) -> None:
-        """Keep only these rows (finished rows leave the batch); a shared prefix stays as it is."""
-        self.prefix = [(k, v) if k.shape[0] == 1 else (k[index], v[index]) for k, v in self.prefix]
-
 
 def attend(
     module: torch.nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, attention_mask: Any,
