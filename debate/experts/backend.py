@@ -17,8 +17,10 @@ from debate.core.usage import Usage
 class GenerateRequest(BaseModel):
     prompt: str
     prefix: str = ""
-    max_tokens: int = 128
-    temperature: float = 0.0
+    max_tokens: int = Field(default=128, ge=1)
+    """At least one: every backend makes at least one token, so 0 would silently mean 1."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """0 is greedy; a negative value is refused rather than read as greedy."""
     stop: list[str] = Field(default_factory=list)
     seed: int | None = None
     role: str = ""

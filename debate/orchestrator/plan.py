@@ -34,12 +34,13 @@ def check_backends(config: RunConfig, models: dict[str, Any], questions: list[Qu
     """Protocol checks that need the built models or the questions (a routed protocol's k against
     the experts in the library), run before the database is touched."""
     for name, backend in models.items():
-        check = getattr(_innermost(backend), "check_library", None)
-        if check is not None:
-            try:
-                check()
-            except ValueError as exc:
-                raise ConfigError(f"models.{name}: {exc}") from None
+        for what in ("check_device", "check_library"):  # local models: device and dtype, expert library
+            check = getattr(_innermost(backend), what, None)
+            if check is not None:
+                try:
+                    check()
+                except ValueError as exc:
+                    raise ConfigError(f"models.{name}: {exc}") from None
     for i, p in enumerate(check_protocols(config)):
         info = get_protocol(p.name)
         if info.preflight is None:

@@ -139,3 +139,32 @@ def test_training_input_is_checked_before_any_training(tmp_path: Path) -> None:
     with pytest.raises(LibraryError, match="--base .*nobase: not an HF folder"):
         train_expert("logic", tmp_path, tmp_path / "out", base=str(tmp_path / "nobase"))
     assert not (tmp_path / "out").exists()
+
+
+async def test_a_device_or_dtype_this_machine_lacks_fails_before_the_database(lib: tuple[Path, Path], tmp_path: Path) -> None:
+    """Found by a fresh user: a bad dtype used to be stored as an error in every episode."""
+    import torch
+
+    from debate.config import ConfigError
+
+    base, _ = lib
+    cases = [({"dtype": "float8"}, r"models.lib: dtype 'float8': use auto, float32, bfloat16, float16"),
+             ({"device": "tpu"}, r"models.lib: device 'tpu': use auto, cpu, cuda or cuda:N")]
+    if not torch.cuda.is_available():
+        cases.append(({"device": "cuda"}, r"models.lib: device 'cuda': this torch .* has no usable CUDA device"))
+    for kw, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            await run_experiment(_run(tmp_path, {"lib": ModelSpec(model=str(base), **kw)}, ProtocolSpec(name="consultancy", params={"rounds": 1})),
+                                 questions=[Q])
+        assert not (tmp_path / "bad.sqlite").exists()
+
+
+def test_a_request_for_no_tokens_or_a_negative_temperature_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from debate.experts.backend import GenerateRequest
+
+    for kw, field in (({"max_tokens": 0}, "max_tokens"), ({"max_tokens": -1}, "max_tokens"), ({"temperature": -1.0}, "temperature")):
+        with pytest.raises(ValidationError, match=field):
+            GenerateRequest(prompt="x", **kw)
+    assert GenerateRequest(prompt="x", max_tokens=1).max_tokens == 1

@@ -135,6 +135,13 @@ class LocalBackend:
     def expert_names(self) -> list[str]:
         return [m.name for m in self.expert_manifests()]
 
+    def check_device(self) -> None:
+        """Before a run: the device and dtype this model asks for exist here (one line naming the
+        value, not an error in every episode once the first call tries to load the weights)."""
+        from debate.experts.local.device import pick_device, pick_dtype
+
+        pick_dtype(self._dtype, pick_device(self._device))
+
     def check_library(self) -> None:
         """Before a run: the library's manifests, the default ``adapter`` and every expert's base
         fingerprint against these weights (read from their files, the model is not loaded), so a
