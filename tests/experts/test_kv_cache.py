@@ -195,3 +195,20 @@ def test_embedded_model_same_greedy_tokens_over_a_passage_longer_than_the_window
     got = fast.generate(prefix, rows)
     assert [(r.text, r.completion_tokens) for r in got] == [(r.text, r.completion_tokens) for r in want]
     assert sum(r.completion_tokens for r in got) >= 30
+
+
+def test_a_wide_batch_in_column_slices_gives_the_same_tokens_and_log_probabilities(model_dir: Path) -> None:
+    """``forward_tokens`` slices a batch's suffix prefill (3 rows x 2 columns a forward here);
+    every row must come out exactly as from one forward."""
+    whole = Engine(model_dir, device="cpu")
+    sliced = Engine(model_dir, device="cpu", forward_tokens=6)
+    rows = _rows([9, 4, 13])
+    assert [(r.text, r.completion_tokens) for r in sliced.generate(PREFIX, rows)] == [
+        (r.text, r.completion_tokens) for r in whole.generate(PREFIX, rows)]
+    conts = [[" A", " B"], ["yes", "no way at all"], [" A", " B"]]
+    for (g, n), (w, m) in zip(sliced.score(PREFIX, SUFFIXES, conts), whole.score(PREFIX, SUFFIXES, conts)):
+        assert n == m and g == pytest.approx(w, abs=1e-5)
+    lp_sliced = sliced.token_logprobs(PREFIX, SUFFIXES[2], " and then some more words", 3)
+    lp_whole = whole.token_logprobs(PREFIX, SUFFIXES[2], " and then some more words", 3)
+    assert [t for t, _, _ in lp_sliced] == [t for t, _, _ in lp_whole]
+    assert [lp for _, lp, _ in lp_sliced] == pytest.approx([lp for _, lp, _ in lp_whole], abs=1e-5)
