@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 
 
 _OPERATIONAL_RUN = {"db", "max_in_flight", "max_error_rate", "min_episodes_for_error_rate", "call_cache", "call_cache_mode"}
-_OPERATIONAL_MODEL = ("max_batch", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s",
+_OPERATIONAL_MODEL = ("max_batch", "turn_cache_mb", "max_concurrency", "requests_per_second", "timeout_s", "total_timeout_s", "max_retries", "delay_s",
                       "deployments")
 
 
@@ -58,6 +58,9 @@ class ModelSpec(BaseModel):
     device: str = "auto"
     dtype: str = "auto"
     max_batch: int = Field(default=16, ge=1)
+    turn_cache_mb: int = Field(default=64, ge=0)
+    """Local models: memory for the KV of earlier calls past the passage, reused by later calls
+    that begin with the same tokens (a debate's transcript); 0 turns it off. Outputs do not change."""
     max_concurrency: int = Field(default=64, ge=1)
     """Calls in flight at once (connections, for hosted models)."""
     requests_per_second: float | None = Field(default=None, gt=0)

@@ -136,7 +136,7 @@ def _patterns(letters: tuple[str, ...]) -> _Patterns:
             rf"(?:\b(?:option|choice)\s+|\(|\*\*|(?<![\w'’]))(?P<letter>{alt}){_BOUNDARY}" + _VERDICT_TAIL, re.I
         ),
         after_token=re.compile(
-            r"[*_)\]}$\"']{0,6}\s{0,3}(?:or|/|&|vs\.?|versus)\s{0,3}" + tok,
+            r"[*_)\]}$\"']{0,6}\s{0,3}(?:\bor\b|/|&|\bvs\b\.?|\bversus\b)\s{0,3}" + tok,  # not "A\nVsb."
             re.I,
         ),
         bare_line=re.compile(

@@ -24,7 +24,7 @@ def build_backend(name: str, spec: ModelSpec, cache: CallCacheStore | None = Non
 
         inner: Backend = LocalBackend(
             spec.model, name=name, device=spec.device, dtype=spec.dtype,
-            max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens,
+            max_batch=spec.max_batch, usd_per_1k_tokens=spec.usd_per_1k_tokens, turn_cache_mb=spec.turn_cache_mb,
             moe_mask=spec.moe_mask, moe_force=spec.moe_force, library=spec.library, adapter=spec.adapter,
         )
     elif spec.backend == "litellm":

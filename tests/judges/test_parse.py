@@ -80,6 +80,10 @@ CASES = [
     ("Option A's evidence is weak, option B's is strong.", TWO, None, AMB, None),
     ("Answer: A or B", TWO, None, AMB, None),
     ("Answer: A/B", TWO, None, AMB, None),
+    ("Answer: A vs. B", TWO, None, AMB, None),
+    # "vs"/"or" inside a next-line word is no alternative (hypothesis found "Vsb." read as "vs b")
+    ("Answer: A\nVsb.", TWO, 0, OK, None),
+    ("Answer: B\nOral tradition.", TWO, 1, OK, None),
     ("A\nB", TWO, None, AMB, None),
     ("A. Deeply\nB. Concisely", TWO, None, AMB, None),
     ("A. Concisely", TWO, None, AMB, None),

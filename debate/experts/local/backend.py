@@ -10,6 +10,7 @@ from typing import Any
 
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
+from debate.experts.local import arenas
 from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
 from debate.experts.library.library import LibraryEntry, LibraryError, open_library
@@ -30,6 +31,7 @@ _ON_THREAD = threading.local()
 
 def _model_thread(key: tuple[str, ...]) -> ThreadPoolExecutor:
     if key not in _THREADS:
+        arenas.limit()  # before the model's thread makes an arena of its own
         _THREADS[key] = ThreadPoolExecutor(1, thread_name_prefix="debate-model", initializer=setattr, initargs=(_ON_THREAD, "key", key))
     return _THREADS[key]
 _ENGINES_LOCK = threading.Lock()
@@ -47,6 +49,7 @@ class LocalBackend:
         dtype: str = "auto",
         max_batch: int = 16,
         prefix_cache_entries: int = 8,
+        turn_cache_mb: int = 64,
         usd_per_1k_tokens: float = 0.0,
         moe_mask: ExpertChoice | None = None,
         moe_force: ExpertChoice | None = None,
@@ -64,6 +67,8 @@ class LocalBackend:
             raise LibraryError(f"model {self.name!r}: adapter {adapter!r} needs a 'library'")
         self._device, self._dtype = device, dtype
         self._prefix_entries = prefix_cache_entries
+        self._turn_mb = turn_cache_mb
+        """KV kept from earlier calls (``turn_cache.py``); backends sharing an engine share the first one's."""
         self._rate = usd_per_1k_tokens
         self._engine: Engine | None = None
         self._lock = threading.Lock()
@@ -105,6 +110,7 @@ class LocalBackend:
 
     def _load(self) -> Engine:
         kw: dict[str, Any] = {"device": self._device, "dtype": self._dtype, "prefix_cache_entries": self._prefix_entries,
+                              "turn_cache_mb": self._turn_mb,
                               "library": self.library}
         if self.path == "embedded":
             from debate.experts.embedded import embedded_model_dir

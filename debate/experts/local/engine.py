@@ -9,6 +9,10 @@ attends to it by reference for every row (``prefix_attention.py``); the batch's 
 the rows' own tokens, in buffers that grow in place (``kv_cache.py``). Masks come from each key's
 real position (``kpos``: -1 for a pad), so sliding-window layers see the window by position.
 
+Past the passage, each call's own tokens keep their KV in the turn cache (``turn_cache.py``): a
+later call copies the longest run of leading tokens it shares with one into its rows, and rows of
+a batch that share a stem get it prefilled once, so a debate prefills its transcript once.
+
 ``growing_cache=False`` is transformers' own path (a DynamicCache copied per row, SDPA), kept as
 the reference the tests compare against. There transformers applies a sliding window by cache
 *index*, and its sliding layers keep only the last ``window - 1`` entries, so with pads in the
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +31,22 @@ from typing import Any
 import torch
 
 from debate.experts.tokens import encode as encode_ids
-from debate.experts.local.moe import Tally, attach_routing, score_phases
+from debate.experts.local.moe import attach_routing
 from debate.experts.local.adapters import AdapterSet
 from debate.experts.local.kv_cache import batch_cache
-from debate.experts.local import packed_linear, prefix_attention
+from debate.experts.local import packed_linear, prefix_attention, scoring
+from debate.experts.local.scoring import Scored  # noqa: F401  (re-exported: what score returns)
 from debate.experts.local.device import pick_device, pick_dtype
 from debate.experts.local.sampling import first_stop, sample, torch_seed
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
+from debate.experts.local.reference_mask import reference_mask
+from debate.experts.local.turn_cache import CachedTurn, TurnCache, copy_turns, reuse_cut, row_kv, shared_stems
 
 log = logging.getLogger(__name__)
+
+
+STEM_TOKENS = 16
+"""A run several rows of a batch share is prefilled once when it is this many tokens past their matches."""
 
 
 class ContextExceeded(ValueError):
@@ -66,17 +76,6 @@ class RowResult:
     """``moe``: the row's expert routing (MoE models; :mod:`debate.experts.local.moe`)."""
 
 
-class Scored(tuple):  # type: ignore[type-arg]
-    """``(logprobs, prompt_tokens)`` for one scored prompt, carrying ``meta`` (the MoE routing)."""
-
-    meta: dict[str, Any]
-
-    def __new__(cls, logprobs: list[float], prompt_tokens: int, meta: dict[str, Any] | None = None) -> "Scored":
-        self = super().__new__(cls, (logprobs, prompt_tokens))
-        self.meta = meta or {}
-        return self
-
-
 class Engine:
     def __init__(
         self,
@@ -91,6 +90,7 @@ class Engine:
         growing_cache: bool = True,
         pack_weights: bool = True,
         forward_tokens: int = 2048,
+        turn_cache_mb: int = 64,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -121,6 +121,13 @@ class Engine:
         sliding = "sliding_attention" in (getattr(text_config, "layer_types", None) or [])
         self.sliding_window: int | None = text_config.sliding_window if sliding else None
         self.prefixes = PrefixCache(prefix_cache_entries)
+        self.turns = TurnCache(turn_cache_mb << 20)
+        """KV of earlier calls past the passage (``turn_cache.py``); 0 MB: off."""
+        self.reuse = True
+        """False: every call prefills its whole prompt, passage included, and nothing is kept
+        (the baseline ``bench/prefix_reuse.py`` measures reuse against)."""
+        self.prefilled_tokens = 0
+        """Tokens that went through the model as prompt (passage prefills and rows' new tokens)."""
         self.prefill_chunk = prefill_chunk
         self.forward_tokens = forward_tokens
         """Most tokens (rows x columns) one forward of a batch's suffixes takes: wider batches are
@@ -147,6 +154,7 @@ class Engine:
         if hit is not None:
             return hit
         ids = self.encode(text, bos=True)
+        self.prefilled_tokens += len(ids)
         if len(ids) >= self.context_window:
             raise ContextExceeded(f"prefix is {len(ids)} tokens; the context window is {self.context_window}")
         cache = DynamicCache(config=self.model.config)
@@ -159,41 +167,91 @@ class Engine:
             tally.step([0], prefix=None)
             self.model(input_ids=chunk, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
         self.adapters.end()
-        entry = CachedPrefix(ids=ids, cache=cache)
+        entry = CachedPrefix(ids=ids, cache=cache, key=key)
         self.moe.keep_prefix(entry, tally)
         self.prefixes.put(key, entry)
         return entry
 
     def _prefixes(self, text: str, adapters: list[str | None]) -> tuple[CachedPrefix, list[CachedPrefix] | None]:
         """The prefix under each row's adapter (an adapter changes the KV); None when all rows share one."""
+        if not self.reuse:
+            text = ""
         each = {a: self.prefix(text, a) for a in dict.fromkeys(adapters)}
         first = each[adapters[0]]
         return first, (None if len(each) == 1 else [each[a] for a in adapters])
 
+    def _text_ids(self, prefix_text: str, text: str) -> list[int]:
+        """A row's tokens after the prefix; without reuse the passage's tokens lead them, so every
+        call prefills its whole prompt (the same tokens either way)."""
+        ids = self.encode(text, bos=False)
+        return ids if self.reuse else self.encode(prefix_text, bos=True)[1:] + ids
+
+    def _reusing_turns(self, row_prefixes: list[CachedPrefix] | None) -> bool:
+        # Adapter and MoE hooks see whole forwards of every token; rows of mixed adapters differ in KV.
+        return (self.reuse and self.turns.enabled and self.growing_cache and row_prefixes is None
+                and not self.adapters.entries and not self.moe.shape)
+
+    def _plan(self, prefix: CachedPrefix, suffixes: list[list[int]], stems: bool) -> list[tuple[CachedTurn | None, int]]:
+        """Per row, the turn-cache entry its leading tokens come from and how many; with
+        ``stems``, runs that several rows share are prefilled first (once), so the rows match them."""
+        if stems and len(suffixes) > 1:
+            have = [self.turns.peek(prefix.key, s) for s in suffixes]
+            todo = shared_stems(suffixes, have, STEM_TOKENS)
+            if todo:
+                # Only as much of each stem as the batch will take (``reuse_cut``), or it is prefilled for nothing.
+                est = [max([h] + [min(len(t), len(s) - 1) for t in todo if s[: len(t)] == t]) for s, h in zip(suffixes, have)]
+                cut = reuse_cut(est, [len(s) for s in suffixes])
+                todo = [t[:cut] for t in todo if cut >= STEM_TOKENS]
+            if todo:
+                cache, ids, kpos, pos = self._batch_inputs(prefix, todo, stems=False)
+                self._forward(cache, ids, kpos, pos)
+                self._keep_turns(prefix, cache, kpos, range(len(todo)), todo)
+        return [self.turns.match(prefix.key, s) for s in suffixes]
+
+    def _keep_turns(self, prefix: CachedPrefix, cache: Any, kpos: torch.Tensor, rows: Any, tokens: list[list[int]]) -> None:
+        """File the KV each row holds (its tokens past the prefix, pads left out) in the turn cache."""
+        for b, toks in zip(rows, tokens):
+            cols = torch.nonzero(kpos[b] >= 0).squeeze(1)
+            if len(cols) <= len(toks):  # always: every real key has its token
+                self.turns.put(prefix.key, toks[: len(cols)], row_kv(cache.layers, b, cols))
+
     def _batch_inputs(
         self, prefix: CachedPrefix, suffixes: list[list[int]], row_prefixes: list[CachedPrefix] | None = None, decode: int = 0,
+        stems: bool = True, turns: bool = True,
     ) -> tuple[Any, torch.Tensor, torch.Tensor, torch.Tensor]:
         """The batch's cache, input ids, key positions (-1 for a pad) and query positions.
 
         ``row_prefixes`` (same text, different adapters) gives each row its own prefix KV;
-        ``decode``: tokens to be generated, room the growing cache reserves up front."""
+        ``decode``: tokens to be generated, room the growing cache reserves up front. Leading
+        tokens found in the turn cache are copied in, not computed: a row is then
+        ``[pad][reused][pad][new]``, and only the new tokens are the forward's input.
+        ``turns=False`` for callers that read logits at fixed columns of the whole sequence."""
         from transformers.cache_utils import DynamicLayer
 
         n, p = len(suffixes), len(prefix.ids)
-        width = max(len(s) for s in suffixes)
+        matches = self._plan(prefix, suffixes, stems) if turns and self._reusing_turns(row_prefixes) else [(None, 0)] * n
+        c = reuse_cut([m[1] for m in matches], [len(x) for x in suffixes])
+        matches = [(t, min(n, c)) if n else (None, 0) for t, n in matches]
+        plan = [m[1] for m in matches]
+        news = [s[r:] for s, r in zip(suffixes, plan)]
+        width = max(len(s) for s in news)
+        self.prefilled_tokens += sum(len(s) for s in news)
         ids = torch.full((n, width), self.pad_id, dtype=torch.long)
-        kpos = torch.full((n, p + width), -1, dtype=torch.long)
+        kpos = torch.full((n, p + c + width), -1, dtype=torch.long)
         kpos[:, :p] = torch.arange(p)
         pos = torch.zeros((n, width), dtype=torch.long)
-        for r, s in enumerate(suffixes):
+        for r, (s, reused) in enumerate(zip(news, plan)):
             pad = width - len(s)
             ids[r, pad:] = torch.tensor(s)
-            pos[r, pad:] = torch.arange(p, p + len(s))
-            kpos[r, p + pad :] = pos[r, pad:]
+            pos[r, pad:] = torch.arange(p + reused, p + reused + len(s))
+            kpos[r, p + c + pad :] = pos[r, pad:]
+            kpos[r, p + c - reused : p + c] = torch.arange(p, p + reused)
         if self.growing_cache:
             # The prefix stays in the prefix cache; kpos covers only the rows' own keys.
             rows = [rp.cache for rp in row_prefixes] if row_prefixes is not None else None
-            cache = batch_cache(prefix.cache, p, n, width + decode, rows)
+            cache = batch_cache(prefix.cache, p, n, c + width + decode, rows)
+            if c:
+                copy_turns(cache.layers, matches, c)
             return cache, ids.to(self.device), kpos[:, p:].to(self.device), pos.to(self.device)
         cache = prefix.fork()
         if self.sliding_window is not None:
@@ -250,28 +308,7 @@ class Engine:
             ).logits
 
     def _attention(self, cache: Any, kpos: torch.Tensor, qpos: torch.Tensor) -> Any:
-        """The ``attention_mask`` for a forward of queries at ``qpos`` over keys at ``kpos`` (both per row).
-
-        ``kpos`` covers the cached keys and the queries themselves (the last ``qpos.shape[1]``).
-        """
-        if self.sliding_window is None:
-            # Causal order by index is causal order by position within a row: a padding mask is enough.
-            return (kpos >= 0).long()
-        q, n_keys = qpos.shape[1], kpos.shape[1]
-        k, qq = kpos[:, None, None, :], qpos[:, None, :, None]
-        seen = (k >= 0) & (k <= qq)
-        # Every query also sees its own key, so a pad's query row is never fully masked (NaNs).
-        own = torch.arange(n_keys - q, n_keys, device=kpos.device)[:, None] == torch.arange(n_keys, device=kpos.device)
-        full = seen | own
-        sliding = (seen & (k > qq - self.sliding_window)) | own
-        # The sliding layers hold only the prefix's last keys, so their key axis is the tail of this one.
-        types = self.model.config.get_text_config().layer_types
-        n_sliding = cache.layers[types.index("sliding_attention")].get_seq_length() + q
-        masks = {"full_attention": full, "sliding_attention": sliding[..., n_keys - n_sliding :]}
-        if getattr(self.model.config, "_attn_implementation", "sdpa") != "sdpa":  # eager adds the mask
-            lowest = torch.finfo(self.dtype).min
-            masks = {t: torch.zeros(m.shape, dtype=self.dtype, device=m.device).masked_fill(~m, lowest) for t, m in masks.items()}
-        return masks
+        return reference_mask(self.model.config, self.dtype, self.sliding_window, cache, kpos, qpos)
 
     def _check_fits(self, prefix: CachedPrefix, suffix: list[int], extra: int) -> None:
         total = len(prefix.ids) + len(suffix) + extra
@@ -285,7 +322,8 @@ class Engine:
     @torch.inference_mode()
     def generate(self, prefix_text: str, rows: list[Row]) -> list[RowResult]:
         prefix, row_prefixes = self._prefixes(prefix_text, [r.adapter for r in rows])
-        suffixes = [self.encode(r.suffix, bos=False) or [self.pad_id] for r in rows]
+        suffixes = [self._text_ids(prefix_text, r.suffix) or [self.pad_id] for r in rows]
+        keeping = self._reusing_turns(row_prefixes)
         for r, s in zip(rows, suffixes):
             self._check_fits(prefix, s, r.max_tokens)
         cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes, row_prefixes, max(r.max_tokens for r in rows))
@@ -317,6 +355,10 @@ class Engine:
                     done = True
                 if not done:
                     keep.append(b)
+            if keeping and len(keep) < len(live):
+                # A finished row's prompt and reply keep their KV for later calls (its last token was never fed).
+                gone = [b for b in range(len(live)) if b not in keep]
+                self._keep_turns(prefix, cache, kpos, gone, [suffixes[live[b]] + out[live[b]] for b in gone])
             if len(keep) < len(live):
                 if not keep:
                     break
@@ -337,7 +379,7 @@ class Engine:
             for i in range(len(rows))
         ]
 
-    # ---- scoring ------------------------------------------------------------------------
+    # ---- scoring (``scoring.py``) ------------------------------------------------------------
     @torch.inference_mode()
     def score(
         self, prefix_text: str, prompts: list[str], continuations: list[list[str]], adapters: list[str | None] | None = None
@@ -347,90 +389,14 @@ class Engine:
         Returns, per prompt, the log-probs and the number of prompt tokens processed (a
         :class:`Scored` pair, whose ``meta["moe"]`` is the prompt's routing on an MoE model).
         """
-        adapters = adapters or [None] * len(prompts)
-        prefix, mixed = self._prefixes(prefix_text, adapters)
-        row_prefix = mixed or [prefix] * len(prompts)
-        tally = self.moe.tally(len(prompts))
-        results: list[tuple[list[float], int]] = [([], 0)] * len(prompts)
-        extra: list[dict[str, Any]] = [{} for _ in prompts]
-        single: list[int] = []
-        for i, conts in enumerate(continuations):
-            if all(len(self.encode(c, bos=False)) == 1 for c in conts):
-                single.append(i)
-            else:
-                self.adapters.begin([adapters[i]] * len(conts))
-                results[i] = self._score_multi(row_prefix[i], prompts[i], conts, tally, i)
-                self.adapters.end()
-                extra[i] = self.adapters.meta(0)
-        if single:
-            suffixes = [self.encode(prompts[i], bos=False) or [self.pad_id] for i in single]
-            for s in suffixes:
-                self._check_fits(prefix, s, 1)
-            cache, ids, kpos, pos = self._batch_inputs(prefix, suffixes, [row_prefix[i] for i in single] if mixed else None)
-            tally.step(single, prompt=kpos[:, -ids.shape[1]:] >= 0)
-            self.adapters.begin([adapters[i] for i in single], kpos[:, -ids.shape[1]:] >= 0)
-            logits = self._forward(cache, ids, kpos, pos)[:, -1, :]
-            self.adapters.end()
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for b, i in enumerate(single):
-                tok = [self.encode(c, bos=False)[0] for c in continuations[i]]
-                results[i] = ([float(logp[b, t]) for t in tok], len(prefix.ids) + len(suffixes[b]))
-                extra[i] = self.adapters.meta(b)
-        moe = [{**({"moe": tally.trace(i, row_prefix[i], ("prompt", "continuation"))} if self.moe.shape else {}), **extra[i]}
-               for i in range(len(prompts))]
-        return [Scored(lp, n, m) for (lp, n), m in zip(results, moe)]
-
-    def _score_multi(self, prefix: CachedPrefix, prompt: str, conts: list[str], tally: Tally, row: int) -> tuple[list[float], int]:
-        p_ids = self.encode(prompt, bos=False)
-        seqs = [p_ids + self.encode(c, bos=False) for c in conts]
-        for s in seqs:
-            self._check_fits(prefix, s, 0)
-        cache, ids, kpos, pos = self._batch_inputs(prefix, seqs)
-        width = ids.shape[1]
-        tally.step([row] * len(seqs), **score_phases([len(s) for s in seqs], len(p_ids), width, ids.device))
-        keep = max(len(s) - len(p_ids) for s in seqs) + 1
-        logits = self._forward(cache, ids, kpos, pos, keep)
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        offset = width - keep  # logits column j is sequence position offset + j
-        out = []
-        for r, s in enumerate(seqs):
-            n_cont = len(s) - len(p_ids)
-            if n_cont == 0:
-                out.append(0.0)
-                continue
-            total = 0.0
-            for k in range(n_cont):
-                col = width - n_cont + k  # position of the continuation token
-                total += float(logp[r, col - 1 - offset, ids[r, col]])
-            out.append(total if math.isfinite(total) else float("-inf"))
-        return out, len(prefix.ids) + len(p_ids)
+        return scoring.score(self, prefix_text, prompts, continuations, adapters)
 
     @torch.inference_mode()
     def token_logprobs(
         self, prefix_text: str, prompt: str, text: str, k: int, adapter: str | None = None
     ) -> list[tuple[str, float, list[tuple[str, float]]]]:
-        """OpenAI-style logprobs of ``text`` after ``prefix + prompt``, in one forward pass:
-        per token of ``text``, ``(token, its log-probability, the k most likely (token, logprob))``.
-
-        An empty ``text`` still gets one position: the next token's top k, its token the most
-        likely one (so a reply that ended at once still shows what was likely; ``debate serve``).
-        """
-        prefix = self.prefix(prefix_text, adapter)
-        p_ids = self.encode(prompt, bos=False) or [self.pad_id]
-        c_ids = self.encode(text, bos=False)
-        self._check_fits(prefix, p_ids + c_ids, 0 if c_ids else 1)
-        cache, ids, kpos, pos = self._batch_inputs(prefix, [p_ids + c_ids])
-        self.adapters.begin([adapter])
-        logits = self._forward(cache, ids, kpos, pos, len(c_ids) + 1)[0]
-        self.adapters.end()
-        logp = torch.log_softmax(logits.float(), dim=-1)  # row j predicts text token j (the last row: after it)
-        k = max(0, min(k, logp.shape[-1]))
-        out = []
-        for j in range(max(1, len(c_ids))):
-            tok = c_ids[j] if c_ids else int(torch.argmax(logp[j]))
-            values, indices = torch.topk(logp[j], k) if k else (torch.empty(0), torch.empty(0, dtype=torch.long))
-            out.append((self._piece(tok), float(logp[j, tok]), [(self._piece(int(i)), float(v)) for i, v in zip(indices, values)]))
-        return out
+        """OpenAI-style logprobs of ``text`` after ``prefix + prompt`` (``scoring.token_logprobs``)."""
+        return scoring.token_logprobs(self, prefix_text, prompt, text, k, adapter)
 
     @torch.inference_mode()
     def embed(self, texts: list[str], batch: int = 16) -> list[list[float]]:
@@ -444,7 +410,3 @@ class Engine:
             m = enc["attention_mask"].unsqueeze(-1).float()
             rows.extend(((h * m).sum(1) / m.sum(1)).cpu().tolist())
         return rows
-
-    def _piece(self, token_id: int) -> str:
-        """One token as text, its leading space kept and special tokens named (``<eos>``)."""
-        return self.tokenizer.decode([token_id])

@@ -20,6 +20,8 @@ class CachedPrefix:
     ids: list[int]
     cache: Any
     """A transformers ``DynamicCache`` holding the prefix's KV state (batch size 1)."""
+    key: str = ""
+    """The cache key (passage, adapter, MoE options): what the turn cache files later calls under."""
 
     def fork(self) -> Any:
         """A private copy, since decoding appends to the cache in place."""
