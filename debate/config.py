@@ -58,9 +58,11 @@ class ModelSpec(BaseModel):
     device: str = "auto"
     dtype: str = "auto"
     max_batch: int = Field(default=16, ge=1)
-    turn_cache_mb: int = Field(default=64, ge=0)
+    turn_cache_mb: int = Field(default=64, ge=0, le=1 << 20, strict=True)
     """Local models: memory for the KV of earlier calls past the passage, reused by later calls
-    that begin with the same tokens (a debate's transcript); 0 turns it off. Outputs do not change."""
+    that begin with the same tokens (a debate's transcript); 0 turns it off. Tokens stay the same
+    (float32, tested); log-probabilities can move in the 6th decimal place, since a reused key was
+    computed in another forward's shape. At most 1 TiB (``1048576``), so a typo fails here."""
     max_concurrency: int = Field(default=64, ge=1)
     """Calls in flight at once (connections, for hosted models)."""
     requests_per_second: float | None = Field(default=None, gt=0)

@@ -1,4 +1,4 @@
-"""The arena cap a local model's process sets (``arenas.py``), in fresh processes."""
+"""The arena cap and the heap trim a local model's process uses (``arenas.py``, ``heap.py``)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def test_the_cap_is_set_once_on_glibc() -> None:
 
 def test_a_users_malloc_arena_max_wins() -> None:
     assert _run({**os.environ, "MALLOC_ARENA_MAX": "4"}) == "False False"
+
+
+def test_heap_trim_runs_at_most_once_per_interval() -> None:
+    from debate.experts.local import heap
+
+    assert heap._TRIM is not None  # glibc, as on every machine this project runs on
+    assert heap.trim(0.0) is True
+    assert heap.trim(3600.0) is False  # it just ran

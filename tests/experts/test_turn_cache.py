@@ -193,3 +193,13 @@ def test_turn_cache_mb_is_a_speed_setting_checked_by_name(tmp_path: Path) -> Non
         load_config(cfg)
     backend = build_backend("m", ModelSpec(turn_cache_mb=64))
     assert backend.inner._turn_mb == 64  # type: ignore[attr-defined]
+
+
+def test_turn_cache_mb_refuses_booleans_and_absurd_sizes(tmp_path: Path) -> None:
+    from debate.config import ConfigError, load_config
+
+    for bad in ("true", "10000000000000"):
+        cfg = tmp_path / "run.yaml"
+        cfg.write_text(f"expert: m\nmodels:\n  m:\n    turn_cache_mb: {bad}\n")
+        with pytest.raises(ConfigError, match=r"run\.yaml.*turn_cache_mb"):
+            load_config(cfg)

@@ -10,7 +10,7 @@ from typing import Any
 
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
-from debate.experts.local import arenas
+from debate.experts.local import arenas, heap
 from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
 from debate.experts.library.library import LibraryEntry, LibraryError, open_library
@@ -225,8 +225,11 @@ class LocalBackend:
 
     def _run_batch(self, kind: str, payloads: list[Any]) -> list[Any]:
         # The batch runs under this backend's expert ablation (if any), holding the engine.
-        with self.engine.moe.ablate(*self._moe, model=self.path):
-            return self._run(kind, payloads)
+        try:
+            with self.engine.moe.ablate(*self._moe, model=self.path):
+                return self._run(kind, payloads)
+        finally:
+            heap.trim()  # freed heap pages back to the system, every few seconds at most
 
     def _run(self, kind: str, payloads: list[Any]) -> list[Any]:
         engine = self.engine
