@@ -10,7 +10,7 @@ from typing import Any
 
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
-from debate.experts.local import arenas, heap
+from debate.experts.local import heap
 from debate.experts.local.batcher import Batcher
 from debate.experts.local.engine import ContextExceeded, Engine, Row
 from debate.experts.library.library import LibraryEntry, LibraryError, open_library
@@ -31,7 +31,7 @@ _ON_THREAD = threading.local()
 
 def _model_thread(key: tuple[str, ...]) -> ThreadPoolExecutor:
     if key not in _THREADS:
-        arenas.limit()  # before the model's thread makes an arena of its own
+        heap.limit_arenas()  # before the model's thread makes an arena of its own
         _THREADS[key] = ThreadPoolExecutor(1, thread_name_prefix="debate-model", initializer=setattr, initargs=(_ON_THREAD, "key", key))
     return _THREADS[key]
 _ENGINES_LOCK = threading.Lock()

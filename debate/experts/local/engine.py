@@ -35,7 +35,6 @@ from debate.experts.local.moe import attach_routing
 from debate.experts.local.adapters import AdapterSet
 from debate.experts.local.kv_cache import batch_cache
 from debate.experts.local import packed_linear, prefix_attention, scoring
-from debate.experts.local.scoring import Scored  # noqa: F401  (re-exported: what score returns)
 from debate.experts.local.device import pick_device, pick_dtype
 from debate.experts.local.sampling import first_stop, sample, torch_seed
 from debate.experts.local.prefix_cache import CachedPrefix, PrefixCache
@@ -231,8 +230,8 @@ class Engine:
         n, p = len(suffixes), len(prefix.ids)
         matches = self._plan(prefix, suffixes, stems) if turns and self._reusing_turns(row_prefixes) else [(None, 0)] * n
         c = reuse_cut([m[1] for m in matches], [len(x) for x in suffixes])
-        matches = [(t, min(n, c)) if n else (None, 0) for t, n in matches]
-        plan = [m[1] for m in matches]
+        matches = [(turn, min(k, c)) if k else (None, 0) for turn, k in matches]  # each row takes at most the cut
+        plan = [k for _, k in matches]
         news = [s[r:] for s, r in zip(suffixes, plan)]
         width = max(len(s) for s in news)
         self.prefilled_tokens += sum(len(s) for s in news)
@@ -387,7 +386,7 @@ class Engine:
         """Log-probability of each continuation after ``prefix + prompt``; rows batch together.
 
         Returns, per prompt, the log-probs and the number of prompt tokens processed (a
-        :class:`Scored` pair, whose ``meta["moe"]`` is the prompt's routing on an MoE model).
+        :class:`~debate.experts.local.scoring.Scored` pair, whose ``meta["moe"]`` is the prompt's routing on an MoE model).
         """
         return scoring.score(self, prefix_text, prompts, continuations, adapters)
 

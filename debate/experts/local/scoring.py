@@ -102,7 +102,7 @@ def token_logprobs(
     An empty ``text`` still gets one position: the next token's top k, its token the most
     likely one (so a reply that ended at once still shows what was likely; ``debate serve``).
     """
-    prefix = engine.prefix(prefix_text if engine.reuse else "", adapter)
+    prefix = engine._prefixes(prefix_text, [adapter])[0]
     p_ids = engine._text_ids(prefix_text, prompt) or [engine.pad_id]
     c_ids = engine.encode(text, bos=False)
     engine._check_fits(prefix, p_ids + c_ids, 0 if c_ids else 1)

@@ -48,6 +48,7 @@ class TurnCache:
         self.bytes = 0
         self.hits = 0
         self.reused_tokens = 0
+        """Tokens matched; a batch may take fewer (``reuse_cut``): ``Engine.prefilled_tokens`` is what was computed."""
 
     @property
     def enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""The arena cap and the heap trim a local model's process uses (``arenas.py``, ``heap.py``)."""
+"""The glibc heap settings a local model's process uses (``heap.py``): arena cap, periodic trim."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import os
 import subprocess
 import sys
 
-import debate.experts.local.arenas as arenas_module
+import debate.experts.local.heap as heap_module
 
 # The module alone, by path: importing the package would load torch in every subprocess.
-CODE = ("import importlib.util as u; s = u.spec_from_file_location('arenas', %r); m = u.module_from_spec(s); "
-        "s.loader.exec_module(m); print(m.limit(), m.limit())" % arenas_module.__file__)
+CODE = ("import importlib.util as u; s = u.spec_from_file_location('heap', %r); m = u.module_from_spec(s); "
+        "s.loader.exec_module(m); print(m.limit_arenas(), m.limit_arenas())" % heap_module.__file__)
 
 
 def _run(env: dict[str, str]) -> str:
