@@ -2,8 +2,9 @@
 
 Dequantising the GGUF into torch takes about a minute on a small CPU, so it is done once and
 the result is saved as an ordinary safetensors folder under the user cache directory.
-``save_pretrained`` refuses a model that was loaded from GGUF, so the model class is rebuilt
-from its config, the dequantised state dict is loaded into it, and that copy is saved.
+``save_pretrained`` refuses a model that was loaded from GGUF, so the model class is built
+from its config and the dequantised weights are loaded into it (``gguf_weights.py``, which
+dequantises a block of rows at a time) before it is saved.
 """
 
 from __future__ import annotations
@@ -55,22 +56,21 @@ def _convert(target: Path) -> None:
         raise
     shutil.rmtree(target, ignore_errors=True)
     work.rename(target)
+    from debate.experts.local import heap
+
+    heap.trim(0)  # the conversion's freed ~0.7 GB back before this process loads the model to use it
 
 
 def _write_hf_folder(pkg: object, work: Path) -> None:
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from debate.experts.gguf_weights import load_gguf_model
 
     gguf_path = pkg.assemble(work / pkg.MODEL_NAME)  # type: ignore[attr-defined]
-    tok = AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(str(work), gguf_file=gguf_path.name)
-    config = AutoConfig.from_pretrained(str(work), gguf_file=gguf_path.name)
-    fresh = AutoModelForCausalLM.from_config(config)
-    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
-    real_missing = [m for m in missing if "lm_head" not in m]
-    if real_missing or unexpected:
-        raise RuntimeError(f"embedded model conversion: missing {real_missing[:5]}, unexpected {unexpected[:5]}")
-    fresh.tie_weights()
-    fresh.save_pretrained(str(work), safe_serialization=True)
-    tok.save_pretrained(str(work))
+    load_gguf_model(work, gguf_path.name).save_pretrained(str(work), safe_serialization=True)
+    # The tokenizer after the weights are saved and freed: its GGUF parse leaves ~0.8 GB of
+    # Python objects behind, which under the dequantisation took the conversion to 3.4 GB.
+    AutoTokenizer.from_pretrained(str(work), gguf_file=gguf_path.name).save_pretrained(str(work))
     gguf_path.unlink()
     (work / _MARKER).write_text(f"converted from {pkg.MODEL_NAME} sha256 {pkg.EXPECTED_SHA256}\n")  # type: ignore[attr-defined]
+

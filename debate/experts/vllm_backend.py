@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from debate.experts.tokens import encode as encode_ids
+from debate.experts.tokens import encode as encode_ids, load_tokenizer
 from debate.core.usage import Usage
 from debate.experts.backend import GenerateRequest, Generation, ScoreRequest, Scores
 
@@ -184,10 +184,8 @@ class VLLMBackend:
             self._base_dir = tempfile.TemporaryDirectory(prefix="debate-vllm-base-lora-")
             zero_adapter(next(iter(self._adapters.values())), Path(self._base_dir.name))
         engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(**self.engine_args()))
-        from transformers import AutoTokenizer
-
         # The torch backend's own tokenizer, so both backends build the same token ids.
-        self.tokenizer = AutoTokenizer.from_pretrained(self.engine_args()["model"])
+        self.tokenizer = load_tokenizer(self.engine_args()["model"])
         config = engine.model_config
         self.context_window = int(config.max_model_len)
         gen_eos = getattr(config.hf_config, "eos_token_id", None)

@@ -212,3 +212,31 @@ def test_a_wide_batch_in_column_slices_gives_the_same_tokens_and_log_probabiliti
     lp_whole = whole.token_logprobs(PREFIX, SUFFIXES[2], " and then some more words", 3)
     assert [t for t, _, _ in lp_sliced] == [t for t, _, _ in lp_whole]
     assert [lp for _, lp, _ in lp_sliced] == pytest.approx([lp for _, lp, _ in lp_whole], abs=1e-5)
+
+
+def test_a_cached_prefix_holds_only_its_own_keys_and_gives_the_same_tokens(model_dir: Path) -> None:
+    """Prefilled in chunks, a sliding layer's keys are a slice of the last chunk's concatenation;
+    ``compact`` copies them out so the cached passage holds no more than it keeps, and the cached
+    prefix (compacted) must give the tokens a one-chunk prefill gives."""
+    from transformers import DynamicCache
+
+    from debate.experts.local.kv_cache import compact
+
+    chunked = Engine(model_dir, device="cpu", prefill_chunk=10)
+    whole = Engine(model_dir, device="cpu", prefill_chunk=1024)
+    entry = chunked.prefix(PREFIX)
+    assert len(entry.ids) > 30  # several chunks of 10, the sliding window is 8
+    for layer in entry.cache.layers:
+        for t in (layer.keys, layer.values):
+            assert t.untyped_storage().nbytes() == t.numel() * t.element_size()
+    assert [layer.keys.shape[-2] for layer in entry.cache.layers] == [7, len(entry.ids), 7]
+    rows = _rows([9, 4, 13])
+    assert [(r.text, r.completion_tokens) for r in chunked.generate(PREFIX, rows)] == [
+        (r.text, r.completion_tokens) for r in whole.generate(PREFIX, rows)]
+
+    view = DynamicCache()  # a layer that is a view of a larger buffer, compacted in place
+    big = torch.arange(24.0).reshape(1, 1, 6, 4)
+    view.update(big[:, :, 2:], big[:, :, 2:], 0)
+    compact(view)
+    assert view.layers[0].keys.untyped_storage().nbytes() == 16 * 4
+    assert torch.equal(view.layers[0].keys, big[:, :, 2:])

@@ -105,6 +105,7 @@ class LocalBackend:
                 with _ENGINES_LOCK:
                     if key not in _ENGINES:
                         _ENGINES[key] = self._load()
+                        heap.trim(0)  # the tokenizer's parse and the load's temporaries: ~60 MB back
                     self._engine = _ENGINES[key]
             return self._engine
 

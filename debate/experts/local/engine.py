@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 
-from debate.experts.tokens import encode as encode_ids
+from debate.experts.tokens import encode as encode_ids, load_tokenizer
 from debate.experts.local.moe import attach_routing
 from debate.experts.local.adapters import AdapterSet
-from debate.experts.local.kv_cache import batch_cache
+from debate.experts.local.kv_cache import batch_cache, compact
 from debate.experts.local import packed_linear, prefix_attention, scoring
 from debate.experts.local.device import pick_device, pick_dtype
 from debate.experts.local.sampling import first_stop, sample, torch_seed
@@ -91,7 +91,7 @@ class Engine:
         forward_tokens: int = 2048,
         turn_cache_mb: int = 64,
     ) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the run has its own progress bar
@@ -101,7 +101,7 @@ class Engine:
         self.dtype = pick_dtype(dtype, self.device)
         t0 = time.perf_counter()
         kw: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), **kw)
+        self.tokenizer = load_tokenizer(path, **kw)
         self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype, **kw).to(self.device)
         self.model.eval()
         self.moe = attach_routing(self.model)  # MoE models: routing counts and expert ablations
@@ -166,6 +166,7 @@ class Engine:
             tally.step([0], prefix=None)
             self.model(input_ids=chunk, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
         self.adapters.end()
+        compact(cache)
         entry = CachedPrefix(ids=ids, cache=cache, key=key)
         self.moe.keep_prefix(entry, tally)
         self.prefixes.put(key, entry)
