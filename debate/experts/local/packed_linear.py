@@ -68,7 +68,7 @@ def pack(model: nn.Module, batch_hint: int = 16) -> int:
         if users.get(weight.data_ptr(), 0) == 1:
             module.weight = nn.Parameter(weight.new_empty(0), requires_grad=False)
         # Reordering read every page of the weight; a tied one (the embeddings) is used again
-        # only a row per token looked up, so its pages too go back and fault in as needed.
+        # only a row per token looked up, so its pages too go back (and again after every lookup, below).
         _drop_file_pages(weight, maps)
         n += 1
     for module in model.modules():
