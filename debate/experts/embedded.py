@@ -55,6 +55,7 @@ def _convert(target: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)  # a failed conversion leaves nothing half-written
         raise
     shutil.rmtree(target, ignore_errors=True)
+    work.chmod(0o755)  # mkdtemp makes it 0700; a shared DEBATE_CACHE_DIR serves every user
     work.rename(target)
     from debate.experts.local import heap
 

@@ -6,10 +6,14 @@ once, while the reader's parsed metadata (262k token strings as numpy views) is 
 The embedded model's one-time conversion peaked at 3.3-3.4 GB that way. Here each tensor is
 dequantised straight into its final torch tensor, rows at a time, with the same gguf-py
 functions and transformers' own name map and tensor processor, so the weights are the same bits.
+It serves the embedded Gemma conversion: processors that build weights across tensors through
+transformers' parsed parameters (MoE expert stacking) get none here, so such models would fail
+the missing-weights check rather than load.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +30,16 @@ def load_gguf_model(folder: Path, gguf_name: str) -> Any:
     from transformers.modeling_gguf_pytorch_utils import (
         TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map, read_field)
 
+    path = folder / gguf_name
+    if not path.is_file():
+        raise FileNotFoundError(f"GGUF file not found: {path}")
+    try:
+        reader = GGUFReader(str(path))
+    except (ValueError, struct.error, OSError) as exc:  # not GGUF, empty, truncated
+        raise ValueError(f"{path}: not a readable GGUF file ({exc})") from exc
     config = AutoConfig.from_pretrained(str(folder), gguf_file=gguf_name)
     with torch.device("meta"):  # the weights come from the file; nothing is allocated twice
         model = AutoModelForCausalLM.from_config(config)
-    reader = GGUFReader(str(folder / gguf_name))
     arch = read_field(reader, "general.architecture")[0]
     processor = TENSOR_PROCESSORS.get(arch, TensorProcessor)(config=config.to_dict())
     names = get_gguf_hf_weights_map(model, processor)

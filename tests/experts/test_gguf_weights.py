@@ -1,5 +1,5 @@
 """``gguf_weights.py`` reads the embedded GGUF a block of rows at a time (the one-time conversion
-peaked at 3.4 GB with transformers' whole-tensor loader, 2.6 GB this way); the weights must be the
+peaked at 3.4 GB with transformers' whole-tensor loader, 2.4 GB this way); the weights must be the
 same bits transformers' own ``from_pretrained(gguf_file=)`` gives."""
 
 from __future__ import annotations
@@ -45,3 +45,11 @@ def test_the_model_has_the_weights_transformers_loads(gguf_file: Path) -> None:
     different = [name for name in ours if not torch.equal(ours[name], theirs[name])]
     assert different == []
     assert ours["model.norm.weight"].data_ptr() != 0 and float(ours["model.norm.weight"].abs().sum()) > 0
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not a gguf file at all", b"GGUF\x03\x00\x00\x00\x00\x00\x00\x00"])
+def test_a_missing_or_broken_gguf_file_is_named_in_the_error(tmp_path: Path, content: bytes | None) -> None:
+    if content is not None:
+        (tmp_path / "model.gguf").write_bytes(content)
+    with pytest.raises((FileNotFoundError, ValueError), match="model.gguf"):
+        gguf_weights.load_gguf_model(tmp_path, "model.gguf")

@@ -73,3 +73,16 @@ def test_a_mapped_embedding_gives_its_pages_back_after_every_lookup(tmp_path: Pa
     torch.testing.assert_close(emb(ids) / emb.embed_scale, plain)
     assert _resident_pages(*pages) == 0
     assert [r.text for r in engine.generate("Passage: the quick brown fox.\n", rows)] == texts  # rows fault back in
+
+
+def test_an_embedding_given_a_copy_keeps_in_place_edits(tmp_path: Path) -> None:
+    """The mapped embeddings are read-only (their pages go back after each lookup); a copy put
+    in their place is not the mapping any more, so edits to it stay."""
+    build_tiny_gemma3(tmp_path, layer_types=["full_attention"], hidden=64, head_dim=32, context=256)
+    emb = Engine(tmp_path, device="cpu").model.get_input_embeddings()
+    emb.weight = nn.Parameter(emb.weight.detach().clone(), requires_grad=False)
+    with torch.no_grad():
+        emb.weight[7] += 1.0
+    edited = emb.weight[7].clone()
+    emb(torch.tensor([[7, 8]]))
+    assert torch.equal(emb.weight[7], edited)

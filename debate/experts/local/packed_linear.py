@@ -15,7 +15,11 @@ transformers maps safetensors weights from the file, so those pages would stay r
 the file is mapped: they are handed back to the kernel
 (``madvise(MADV_DONTNEED)`` on that file mapping only; Linux), or packing would add the whole
 reordered copy to the process's memory. A tied weight's pages go back again after every
-embedding lookup (a page fault maps 64 KB of the file around the row it needs). Measured (``debate run --limit 1``): peak RSS 3.26 GB before, 2.83 GB after
+embedding lookup (a page fault maps 64 KB of the file around the row it needs), so a packed
+model's mapped embeddings are read-only: an in-place edit to them is dropped with the pages at
+the next lookup. To edit them, give the module a copy first
+(``emb.weight = nn.Parameter(emb.weight.clone())``: a weight that is no longer the mapping is
+left alone) or build the engine with ``pack_weights=False``. Measured (``debate run --limit 1``): peak RSS 3.26 GB before, 2.83 GB after
 dropping the untied weights' pages.
 """
 
