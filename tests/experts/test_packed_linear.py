@@ -55,7 +55,7 @@ def _resident_pages(lo: int, hi: int) -> int:
     return sum(entries[i + 7] >> 7 for i in range(0, len(entries), 8))
 
 
-@pytest.mark.skipif(not Path("/proc/self/pagemap").exists(), reason="Linux page tables only")
+@pytest.mark.skipif(not Path("/proc/self/pagemap").exists(), reason="the page drop is Linux-only (madvise on a file mapping), and residency is read from Linux's /proc/self/pagemap")
 def test_a_mapped_embedding_gives_its_pages_back_after_every_lookup(tmp_path: Path) -> None:
     """A fault on the mapped weights file maps 64 KB around the row it needs; over a default run
     that left ~300 MB of the tied embeddings resident. After each lookup they go back."""

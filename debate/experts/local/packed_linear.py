@@ -19,13 +19,14 @@ embedding lookup (a page fault maps 64 KB of the file around the row it needs), 
 model's mapped embeddings are read-only: an in-place edit to them is dropped with the pages at
 the next lookup. To edit them, give the module a copy first
 (``emb.weight = nn.Parameter(emb.weight.clone())``: a weight that is no longer the mapping is
-left alone) or build the engine with ``pack_weights=False``. Measured (``debate run --limit 1``): peak RSS 3.26 GB before, 2.83 GB after
-dropping the untied weights' pages.
+left alone) or build the engine with ``pack_weights=False``. Measured (``debate run --limit 1``):
+peak RSS 3.26 GB before, 2.83 GB after dropping the untied weights' pages.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import sys
 import types
@@ -81,12 +82,11 @@ def pack(model: nn.Module, batch_hint: int = 16) -> int:
             # A fault on a mapped file maps the pages around it too (64 KB): each token looked
             # up left ~25 rows resident, ~300 MB of the embeddings by the end of a default run.
             # The lookup has copied its rows; the pages go back and the next one faults in its own.
-            module.register_forward_hook(types.MethodType(_drop_after_lookup, (module.weight.data_ptr(), pages)))
+            module.register_forward_hook(functools.partial(_drop_after_lookup, module.weight.data_ptr(), pages))
     return n
 
 
-def _drop_after_lookup(bound: tuple[int, tuple[int, int]], module: nn.Module, *_: object) -> None:
-    ptr, pages = bound
+def _drop_after_lookup(ptr: int, pages: tuple[int, int], module: nn.Module, *_: object) -> None:
     if module.weight.data_ptr() == ptr:  # still the mapped weight (a replaced one may not be)
         _madvise_dontneed(*pages)
 
